@@ -1,0 +1,269 @@
+"""Running PyMongo calls on worker threads and delivering their results to an event loop.
+
+This is the one place where Motor crosses between the event loop and its thread pool. Every
+awaitable method of every generated class ends up in :meth:`Engine.run`, which
+
+- finds the event loop the call belongs to (the client's pinned loop, or the running one),
+- copies the caller's :mod:`contextvars` context, so that ``pymongo.timeout()`` and
+  ``ClientSession.bind()`` reach the worker thread,
+- submits the PyMongo call to the client's thread pool, skipping it if the caller cancelled
+  before a worker picked it up,
+- and resolves an asyncio Future on the loop thread with the result or the exception.
+
+A Tornado Future is an asyncio Future since Tornado 5, so one implementation serves both frameworks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from pymongo.errors import InvalidOperation
+
+from motor.frameworks.interface import Framework
+
+_T = TypeVar("_T")
+
+#: Environment variable giving the default number of worker threads per client.
+MAX_WORKERS_ENV = "MOTOR_MAX_WORKERS"
+
+#: The thread count used when neither ``max_workers`` nor the environment give one and the client's
+#: connection pool is unbounded.
+DEFAULT_MAX_WORKERS = 100
+
+
+def default_max_workers(max_pool_size: float | None) -> int:
+    """Return the thread pool size for a client whose connection pool holds ``max_pool_size``.
+
+    A worker thread waiting for a connection does nothing useful, so by default a client has as many
+    worker threads as connections; ``MOTOR_MAX_WORKERS`` overrides this.
+
+    :raises ValueError: if ``MOTOR_MAX_WORKERS`` is set to something other than a positive integer.
+    """
+    env = os.environ.get(MAX_WORKERS_ENV)
+    if env:
+        return validate_max_workers(env, MAX_WORKERS_ENV)
+    if max_pool_size:
+        return int(max_pool_size)
+    return DEFAULT_MAX_WORKERS
+
+
+def validate_max_workers(value: object, name: str = "max_workers") -> int:
+    """Return ``value`` as a positive thread count.
+
+    :raises ValueError: naming ``name`` if the value is not a positive integer.
+    """
+    try:
+        count = int(str(value))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive integer, not {value!r}") from None
+    if count < 1 or isinstance(value, bool):
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return count
+
+
+def _resolve(future: asyncio.Future[Any], value: Any, failed: bool) -> None:
+    # Runs on the loop thread. The caller may have cancelled meanwhile.
+    if future.cancelled():
+        return
+    if failed:
+        future.set_exception(value)
+    else:
+        future.set_result(value)
+
+
+def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], value: Any, failed: bool) -> None:
+    # A RuntimeError means the loop was closed while the worker ran: nobody can await the result.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_resolve, future, value, failed)
+
+
+def _work(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    context: contextvars.Context,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    # Runs on a worker thread.
+    if future.cancelled():
+        # Cancelled before a worker picked it up: the PyMongo call never starts.
+        return
+    try:
+        result = context.run(fn, *args, **kwargs)
+    except StopIteration as exc:
+        # asyncio refuses StopIteration in a Future; a cursor's end is StopAsyncIteration.
+        stop = StopAsyncIteration(*exc.args)
+        stop.__cause__ = exc
+        _deliver(loop, future, stop, True)
+    except BaseException as exc:
+        _deliver(loop, future, exc, True)
+    else:
+        _deliver(loop, future, result, False)
+
+
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+_fork_hooks: list[Callable[[], None]] = []
+
+
+def register_after_fork(hook: Callable[[], None]) -> None:
+    """Call ``hook()`` in a child process after fork, to drop thread pools that did not survive."""
+    _fork_hooks.append(hook)
+
+
+def _after_fork_in_child() -> None:
+    # Worker threads do not survive fork; a child builds new pools on first use.
+    for engine in list(_engines):
+        engine._executor = None
+        engine._lock = threading.Lock()
+    for hook in _fork_hooks:
+        hook()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class Engine:
+    """The event-loop binding and thread pool shared by a client and every object reached from it.
+
+    :param framework: the framework the client's class was generated for.
+    :param io_loop: the framework event loop to pin the client to, or ``None`` to follow the
+        running loop of each call.
+    :param max_workers: the most worker threads this client runs at once.
+    :param owner_name: the client's class name, for error messages.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_executor",
+        "_lock",
+        "_pinned",
+        "framework",
+        "max_workers",
+        "owner_name",
+        "pinned_io_loop",
+    )
+
+    def __init__(self, framework: Framework, io_loop: Any, max_workers: int, owner_name: str) -> None:
+        if io_loop is not None:
+            framework.check_event_loop(io_loop)
+        self.framework = framework
+        self.pinned_io_loop = io_loop
+        self._pinned = framework.to_asyncio_loop(io_loop) if io_loop is not None else None
+        self.max_workers = max_workers
+        self.owner_name = owner_name
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        _engines.add(self)
+
+    @property
+    def io_loop(self) -> Any:
+        """The framework's event loop: the pinned one, or the current one."""
+        if self.pinned_io_loop is not None:
+            return self.pinned_io_loop
+        return self.framework.get_event_loop()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """Return the asyncio loop that a call made now must deliver its result to.
+
+        :raises RuntimeError: if the client is pinned to another loop than the running one, or if
+            no loop is running and none is set.
+        """
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        pinned = self._pinned
+        if pinned is not None:
+            if running is not None and running is not pinned:
+                raise RuntimeError(
+                    f"This {self.owner_name} is bound to io_loop {self.pinned_io_loop!r} but was "
+                    f"used from a different event loop {running!r}; create one client per event "
+                    "loop, or create the client without io_loop= to follow the running loop"
+                )
+            return pinned
+        if running is not None:
+            return running
+        return self.framework.to_asyncio_loop(self.framework.get_event_loop())
+
+    def executor(self) -> ThreadPoolExecutor:
+        """Return the client's thread pool, creating it on first use (and again after fork)."""
+        executor = self._executor
+        if executor is None:
+            with self._lock:
+                executor = self._executor
+                if executor is None:
+                    executor = ThreadPoolExecutor(
+                        max_workers=self.max_workers, thread_name_prefix="motor-worker"
+                    )
+                    self._executor = executor
+        return executor
+
+    def check_open(self) -> None:
+        """:raises InvalidOperation: if the client was closed."""
+        if self._closed:
+            raise InvalidOperation(f"Cannot use {self.owner_name} after close")
+
+    def run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> asyncio.Future[_T]:
+        """Run ``fn(*args, **kwargs)`` on a worker thread; return a Future of the caller's loop.
+
+        :raises InvalidOperation: if the client was closed.
+        :raises RuntimeError: if no usable event loop is found (see :meth:`loop`).
+        """
+        if self._closed:
+            self.check_open()
+        loop = self.loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        self.executor().submit(_work, loop, future, contextvars.copy_context(), fn, args, kwargs)
+        return future
+
+    def run_detached(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on a worker thread with no one waiting for it (background work)."""
+        self.executor().submit(fn, *args)
+
+    def close(self, final: Callable[[], Any]) -> asyncio.Future[None] | None:
+        """Mark the client closed and run ``final`` (PyMongo's close) on a worker thread.
+
+        Later calls raise :exc:`~pymongo.errors.InvalidOperation`. Returns a Future that resolves
+        when ``final`` has run if an event loop is running, else runs ``final`` at once (there is no
+        loop to block) and returns ``None``.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._closed:
+            if loop is None:
+                return None
+            done: asyncio.Future[None] = loop.create_future()
+            done.set_result(None)
+            return done
+        if loop is None:
+            self._closed = True
+            final()
+            self._shutdown()
+            return None
+        future: asyncio.Future[None] = loop.create_future()
+        self.executor().submit(_work, loop, future, contextvars.copy_context(), final, (), {})
+        # Nobody has to await close(); fetch the exception so asyncio does not log it as lost.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._closed = True
+        self._shutdown()
+        return future
+
+    def _shutdown(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            # Work already queued (such as the final close) still runs; idle threads then exit.
+            executor.shutdown(wait=False)

@@ -1,0 +1,1073 @@
+"""Framework-agnostic classes: what Motor wraps of each PyMongo class, and how.
+
+Each class declares, one line per PyMongo attribute, the kind of wrapper it gets (see
+:mod:`motor.metaprogramming`); :func:`~motor.metaprogramming.create_class_with_framework` turns
+them into the asyncio classes of :mod:`motor.motor_asyncio` and the Tornado classes of
+:mod:`motor.motor_tornado`. Only what a declaration cannot express is written here by hand: object
+construction, cursor iteration, transactions, and the client's non-blocking properties.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, ClassVar
+
+from pymongo import client_session_shared as _transactions
+from pymongo.driver_info import DriverInfo
+from pymongo.errors import InvalidOperation, PyMongoError
+from pymongo.server_selectors import writable_server_selector
+from pymongo.server_type import SERVER_TYPE
+from pymongo.synchronous import client_session as _pymongo_session
+from pymongo.synchronous.change_stream import ChangeStream
+from pymongo.synchronous.client_session import ClientSession
+from pymongo.synchronous.collection import Collection
+from pymongo.synchronous.command_cursor import CommandCursor, RawBatchCommandCursor
+from pymongo.synchronous.cursor import Cursor, RawBatchCursor
+from pymongo.synchronous.database import Database
+from pymongo.synchronous.mongo_client import MongoClient
+from pymongo.topology_description import TOPOLOGY_TYPE
+
+from motor._engine import Engine, default_max_workers, validate_max_workers
+from motor._version import version
+from motor.metaprogramming import (
+    AgnosticBase,
+    Async,
+    AsyncProperty,
+    ChangeStreamMethod,
+    CursorMethod,
+    DelegateMethod,
+    LatentCursorMethod,
+    MotorCursorChainingMethod,
+    ReadOnlyProperty,
+    framework_class,
+    wrap_pymongo,
+)
+
+__all__ = [
+    "AgnosticBaseCursor",
+    "AgnosticChangeStream",
+    "AgnosticClient",
+    "AgnosticClientSession",
+    "AgnosticCollection",
+    "AgnosticCommandCursor",
+    "AgnosticCursor",
+    "AgnosticDatabase",
+    "AgnosticLatentCommandCursor",
+    "AgnosticRawBatchCommandCursor",
+    "AgnosticRawBatchCursor",
+]
+
+
+def _warn_legacy(name: str) -> None:
+    warnings.warn(
+        f"{name} is deprecated: use 'async for', 'await cursor.next()' or 'await cursor.to_list()'",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def _check_length(length: object) -> None:
+    if length is None:
+        return
+    if not isinstance(length, int) or isinstance(length, bool):
+        raise TypeError(f"to_list() length must be None or an int, not {length!r}")
+    if length < 1:
+        raise ValueError(f"to_list() length must be None or greater than 0, not {length}")
+
+
+class _Owned(AgnosticBase):
+    """An object reached from a client: it shares the client's engine."""
+
+    _client: AgnosticClient
+
+
+# ---------------------------------------------------------------------------------------------
+# Cursors
+# ---------------------------------------------------------------------------------------------
+
+
+class AgnosticBaseCursor(_Owned):
+    """Iteration shared by every cursor: ``async for``, ``next``, ``to_list``, legacy helpers.
+
+    The PyMongo cursor buffers a batch of documents; taking one from the buffer needs no I/O and
+    happens on the loop thread. Only fetching a batch goes to a worker thread.
+    """
+
+    def __init__(self, cursor: Any, owner: AgnosticBase) -> None:
+        self.delegate = cursor
+        self._owner = owner
+        self._engine = owner._engine
+        self._client = owner._client if isinstance(owner, _Owned) else owner  # type: ignore[assignment]
+        self._fetched: list[Any] = []  # One document that the legacy fetch_next took ahead.
+        self._tasks: set[asyncio.Future[None]] = set()  # Legacy each() iterations running.
+
+    def _started(self) -> Any:
+        """Return the PyMongo cursor, creating it first if it is deferred (worker thread)."""
+        return self.delegate
+
+    def _buffer(self) -> Any:
+        delegate = self.delegate
+        return None if delegate is None else getattr(delegate, "_data", None)
+
+    def _next_in_worker(self) -> Any:
+        cursor = self._started()
+        if cursor is None:
+            raise StopAsyncIteration
+        return next(cursor)
+
+    def __aiter__(self) -> AgnosticBaseCursor:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._fetched:
+            return self._fetched.pop()
+        buffer = self._buffer()
+        if buffer:
+            return buffer.popleft()
+        return await self._engine.run(self._next_in_worker)
+
+    def next(self) -> asyncio.Future[Any]:
+        """Advance the cursor: return a Future of the next document.
+
+        :raises StopAsyncIteration: (from the Future) when the cursor is exhausted.
+        """
+        if self._fetched or self._buffer():
+            future = self._engine.loop().create_future()
+            future.set_result(self._fetched.pop() if self._fetched else self._buffer().popleft())
+            return future
+        return self._engine.run(self._next_in_worker)
+
+    def _to_list_in_worker(self, length: int | None) -> list[Any]:
+        cursor = self._started()
+        result = [self._fetched.pop()] if self._fetched else []
+        if cursor is None or (length is not None and len(result) >= length):
+            return result
+        result.extend(cursor.to_list(None if length is None else length - len(result)))
+        return result
+
+    def to_list(self, length: int | None = None) -> asyncio.Future[list[Any]]:
+        """Return a Future of a list of up to ``length`` documents (all of them if ``None``).
+
+        Fetching the documents takes one trip to a worker thread, however many batches it needs.
+
+        :param length: the most documents to return, or ``None`` for all.
+        :raises TypeError: if ``length`` is not ``None`` or an int.
+        :raises ValueError: if ``length`` is less than 1.
+        """
+        _check_length(length)
+        return self._engine.run(self._to_list_in_worker, length)
+
+    def _close_in_worker(self) -> None:
+        if self.delegate is not None:
+            self.delegate.close()
+
+    def close(self) -> asyncio.Future[None]:
+        """Close the cursor, killing it on the server if it is still open there."""
+        return self._engine.run(self._close_in_worker)
+
+    async def __aenter__(self) -> AgnosticBaseCursor:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # Legacy iteration, deprecated since Motor 2.x but still used.
+
+    def _fetch_in_worker(self) -> bool:
+        try:
+            self._fetched.append(self._next_in_worker())
+        except (StopIteration, StopAsyncIteration):
+            return False
+        return True
+
+    @property
+    def fetch_next(self) -> asyncio.Future[bool]:
+        """Deprecated: a Future of whether another document is available (then ``next_object()``)."""
+        _warn_legacy("fetch_next")
+        if self._fetched or self._buffer():
+            future = self._engine.loop().create_future()
+            future.set_result(True)
+            return future
+        return self._engine.run(self._fetch_in_worker)
+
+    def next_object(self) -> Any:
+        """Deprecated: the document that ``fetch_next`` made available, or ``None``."""
+        _warn_legacy("next_object")
+        if self._fetched:
+            return self._fetched.pop()
+        buffer = self._buffer()
+        return buffer.popleft() if buffer else None
+
+    def each(self, callback: Callable[[Any, Exception | None], Any]) -> None:
+        """Deprecated: call ``callback(document, None)`` for each document, then ``(None, None)``.
+
+        An error is passed as ``callback(None, error)`` and ends the iteration.
+
+        :raises TypeError: if ``callback`` is not callable.
+        """
+        _warn_legacy("each")
+        if not callable(callback):
+            raise TypeError(f"each() needs a callable callback, not {callback!r}")
+
+        async def run() -> None:
+            try:
+                async for document in self:
+                    if callback(document, None) is False:
+                        return
+            except Exception as exc:
+                callback(None, exc)
+                return
+            callback(None, None)
+
+        task = asyncio.ensure_future(run(), loop=self._engine.loop())
+        # The loop keeps only a weak reference to a task; keep it alive until it is done.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class AgnosticCursor(AgnosticBaseCursor):
+    """The cursor ``find()`` returns."""
+
+    __motor_class_name__ = "MotorCursor"
+    __delegate_class__: ClassVar[type] = Cursor
+
+    address = ReadOnlyProperty()
+    alive = ReadOnlyProperty()
+    cursor_id = ReadOnlyProperty()
+    retrieved = ReadOnlyProperty()
+    session = ReadOnlyProperty()
+
+    add_option = MotorCursorChainingMethod()
+    allow_disk_use = MotorCursorChainingMethod()
+    batch_size = MotorCursorChainingMethod()
+    collation = MotorCursorChainingMethod()
+    comment = MotorCursorChainingMethod()
+    hint = MotorCursorChainingMethod()
+    limit = MotorCursorChainingMethod()
+    max = MotorCursorChainingMethod()
+    max_await_time_ms = MotorCursorChainingMethod()
+    max_scan = MotorCursorChainingMethod()
+    max_time_ms = MotorCursorChainingMethod()
+    min = MotorCursorChainingMethod()
+    remove_option = MotorCursorChainingMethod()
+    rewind = MotorCursorChainingMethod()
+    skip = MotorCursorChainingMethod()
+    sort = MotorCursorChainingMethod()
+    where = MotorCursorChainingMethod()
+
+    clone = DelegateMethod(wrap=Cursor)
+    close = Async()
+    distinct = Async()
+    explain = Async()
+
+    def __init__(self, cursor: Cursor[Any], collection: AgnosticCollection) -> None:
+        super().__init__(cursor, collection)
+        self.collection = collection
+
+    @classmethod
+    def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
+        if isinstance(owner, AgnosticCollection) and owner.delegate == delegate.collection:
+            return cls(delegate, owner)
+        if isinstance(owner, AgnosticCursor):
+            return cls(delegate, owner.collection)
+        return cls(delegate, wrap_pymongo(owner, delegate.collection))
+
+
+class AgnosticRawBatchCursor(AgnosticCursor):
+    """The cursor ``find_raw_batches()`` returns: it yields raw BSON batches."""
+
+    __motor_class_name__ = "MotorRawBatchCursor"
+    __delegate_class__ = RawBatchCursor
+
+
+class AgnosticCommandCursor(AgnosticBaseCursor):
+    """A cursor over the results of a command (``list_collections``, ``aggregate``, ...)."""
+
+    __motor_class_name__ = "MotorCommandCursor"
+    __delegate_class__: ClassVar[type] = CommandCursor
+
+    address = ReadOnlyProperty()
+    alive = ReadOnlyProperty()
+    cursor_id = ReadOnlyProperty()
+    session = ReadOnlyProperty()
+    batch_size = MotorCursorChainingMethod()
+
+    def _try_next_in_worker(self) -> Any:
+        if self._fetched:
+            return self._fetched.pop()
+        cursor = self._started()
+        return None if cursor is None else cursor.try_next()
+
+    def try_next(self) -> asyncio.Future[Any]:
+        """Return a Future of the next document, or of ``None`` if none is available now.
+
+        Runs at most one ``getMore``; useful with tailable cursors.
+        """
+        return self._engine.run(self._try_next_in_worker)
+
+    @classmethod
+    def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
+        return cls(delegate, owner)
+
+
+class AgnosticRawBatchCommandCursor(AgnosticCommandCursor):
+    """A command cursor that yields raw BSON batches (``aggregate_raw_batches``)."""
+
+    __motor_class_name__ = "MotorRawBatchCommandCursor"
+    __delegate_class__ = RawBatchCommandCursor
+
+
+class AgnosticLatentCommandCursor(AgnosticCommandCursor):
+    """A command cursor whose command runs at its first use, on a worker thread.
+
+    ``aggregate()``, ``list_indexes()`` and ``list_search_indexes()`` return it at once, without
+    I/O, so that ``async for doc in coll.aggregate(pipeline)`` needs no ``await`` before the loop.
+    """
+
+    __motor_class_name__ = "MotorLatentCommandCursor"
+
+    def __init__(
+        self,
+        owner: AgnosticBase,
+        start: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        super().__init__(None, owner)
+        self._start = start
+        self._args = args
+        self._kwargs = kwargs
+        self._batch_size: int | None = None
+        self._closed = False
+
+    def _started(self) -> Any:
+        if self.delegate is None and not self._closed:
+            if self._batch_size is not None:
+                self._kwargs.setdefault("batchSize", self._batch_size)
+            cursor = self._start(*self._args, **self._kwargs)
+            if self._batch_size is not None:
+                cursor.batch_size(self._batch_size)
+            self.delegate = cursor
+        return self.delegate
+
+    def _close_in_worker(self) -> None:
+        self._closed = True
+        super()._close_in_worker()
+
+    def batch_size(self, batch_size: int) -> AgnosticLatentCommandCursor:
+        """Set the number of documents per batch; returns this cursor.
+
+        :raises TypeError: if ``batch_size`` is not an int.
+        :raises ValueError: if ``batch_size`` is negative.
+        """
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool):
+            raise TypeError(f"batch_size must be an int, not {batch_size!r}")
+        if batch_size < 0:
+            raise ValueError(f"batch_size must be >= 0, not {batch_size}")
+        self._batch_size = batch_size
+        if self.delegate is not None:
+            self.delegate.batch_size(batch_size)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        """Whether the cursor may have more results (true until it has run and been exhausted)."""
+        if self.delegate is None:
+            return not self._closed
+        return bool(self.delegate.alive)
+
+    @property
+    def cursor_id(self) -> int | None:
+        """The server's cursor id, once the command has run."""
+        return None if self.delegate is None else self.delegate.cursor_id
+
+    @property
+    def address(self) -> Any:
+        """The server's address, once the command has run."""
+        return None if self.delegate is None else self.delegate.address
+
+    @property
+    def session(self) -> Any:
+        """The PyMongo session the command runs in, if one was given."""
+        if self.delegate is None:
+            return self._kwargs.get("session")
+        return self.delegate.session
+
+
+# ---------------------------------------------------------------------------------------------
+# Change streams
+# ---------------------------------------------------------------------------------------------
+
+
+class AgnosticChangeStream(_Owned):
+    """A change stream; the server-side stream opens at the first use, on a worker thread.
+
+    ``async with coll.watch() as stream`` opens it on entry, so that changes made inside the block
+    are seen.
+    """
+
+    __motor_class_name__ = "MotorChangeStream"
+    __delegate_class__ = ChangeStream
+
+    def __init__(
+        self,
+        target: AgnosticBase,
+        start: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.delegate = None
+        self._target = target
+        self._engine = target._engine
+        self._client = target._client if isinstance(target, _Owned) else target  # type: ignore[assignment]
+        self._start = start
+        self._args = args
+        self._kwargs = kwargs
+        self._closed = False
+
+    def _started(self) -> Any:
+        if self.delegate is None:
+            if self._closed:
+                raise StopAsyncIteration
+            self.delegate = self._start(*self._args, **self._kwargs)
+        return self.delegate
+
+    def _next_in_worker(self) -> Any:
+        return self._started().next()
+
+    def _close_on_cancel(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            # The worker may still wait for a change; closing the stream ends that wait.
+            self._closed = True
+            self._engine.run_detached(self._close_in_worker)
+
+    def next(self) -> asyncio.Future[Any]:
+        """Return a Future of the next change, waiting for one to happen.
+
+        If the awaiting task is cancelled, the change stream is closed.
+
+        :raises StopAsyncIteration: (from the Future) if the stream is closed.
+        """
+        future = self._engine.run(self._next_in_worker)
+        future.add_done_callback(self._close_on_cancel)
+        return future
+
+    def __aiter__(self) -> AgnosticChangeStream:
+        return self
+
+    def __anext__(self) -> asyncio.Future[Any]:
+        return self.next()
+
+    def _try_next_in_worker(self) -> Any:
+        return self._started().try_next()
+
+    def try_next(self) -> asyncio.Future[Any]:
+        """Return a Future of the next change, or of ``None`` if none happened (one ``getMore``)."""
+        return self._engine.run(self._try_next_in_worker)
+
+    def _close_in_worker(self) -> None:
+        self._closed = True
+        if self.delegate is not None:
+            self.delegate.close()
+
+    def close(self) -> asyncio.Future[None]:
+        """Close the change stream."""
+        self._closed = True
+        return self._engine.run(self._close_in_worker)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the change stream may return more changes."""
+        if self.delegate is None:
+            return not self._closed
+        return bool(self.delegate.alive)
+
+    @property
+    def resume_token(self) -> Mapping[str, Any] | None:
+        """The token to resume after the last change returned, or ``None`` before the first."""
+        return None if self.delegate is None else self.delegate.resume_token
+
+    async def __aenter__(self) -> AgnosticChangeStream:
+        await self._engine.run(self._started)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions
+# ---------------------------------------------------------------------------------------------
+
+
+class _TransactionContext:
+    """What ``session.start_transaction()`` returns: ``async with`` commits, or aborts on error."""
+
+    def __init__(self, session: AgnosticClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> _TransactionContext:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session.in_transaction:
+            if exc_type is None:
+                await self._session.commit_transaction()
+            else:
+                await self._session.abort_transaction()
+
+    def __enter__(self) -> None:
+        raise TypeError("use 'async with session.start_transaction()', not 'with'")
+
+    def __exit__(self, *args: object) -> None:  # pragma: no cover - __enter__ always raises
+        pass
+
+
+class _BoundSession:
+    """What ``session.bind()`` returns: operations inside the block use the session implicitly."""
+
+    def __init__(self, session: AgnosticClientSession, end_session: bool) -> None:
+        self._session = session
+        self._end_session = end_session
+        self._token: Any = None
+
+    def __enter__(self) -> AgnosticClientSession:
+        self._token = _pymongo_session._SESSION.set(self._session.delegate)
+        return self._session
+
+    def __exit__(self, *args: object) -> None:
+        _pymongo_session._SESSION.reset(self._token)
+        if self._end_session:
+            # Ending a session may abort a transaction on the server: never on the loop thread.
+            self._session._engine.run_detached(self._session.delegate.end_session)
+
+    async def __aenter__(self) -> AgnosticClientSession:
+        return self.__enter__()
+
+    async def __aexit__(self, *args: object) -> None:
+        _pymongo_session._SESSION.reset(self._token)
+        if self._end_session:
+            await self._session.end_session()
+
+
+class AgnosticClientSession(_Owned):
+    """A causally consistent session, for transactions and ordered reads and writes."""
+
+    __motor_class_name__ = "MotorClientSession"
+    __delegate_class__ = ClientSession
+
+    abort_transaction = Async()
+    commit_transaction = Async()
+    end_session = Async()
+    advance_cluster_time = DelegateMethod()
+    advance_operation_time = DelegateMethod()
+    cluster_time = ReadOnlyProperty()
+    has_ended = ReadOnlyProperty()
+    in_transaction = ReadOnlyProperty()
+    operation_time = ReadOnlyProperty()
+    options = ReadOnlyProperty()
+    session_id = ReadOnlyProperty()
+
+    def __init__(self, delegate: ClientSession, motor_client: AgnosticClient) -> None:
+        self.delegate = delegate
+        self._client = motor_client
+        self._engine = motor_client._engine
+
+    @classmethod
+    def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
+        assert isinstance(owner, _Owned)
+        return cls(delegate, owner._client)
+
+    @property
+    def client(self) -> AgnosticClient:
+        """The Motor client this session was started from."""
+        return self._client
+
+    def start_transaction(
+        self,
+        read_concern: Any = None,
+        write_concern: Any = None,
+        read_preference: Any = None,
+        max_commit_time_ms: int | None = None,
+    ) -> _TransactionContext:
+        """Start a transaction; ``async with`` the result to commit it (or abort on error).
+
+        :raises InvalidOperation: if a transaction is already in progress.
+        """
+        self.delegate.start_transaction(read_concern, write_concern, read_preference, max_commit_time_ms)
+        return _TransactionContext(self)
+
+    async def with_transaction(
+        self,
+        callback: Callable[[AgnosticClientSession], Any] | None = None,
+        read_concern: Any = None,
+        write_concern: Any = None,
+        read_preference: Any = None,
+        max_commit_time_ms: int | None = None,
+        *,
+        coro: Callable[[AgnosticClientSession], Any] | None = None,
+    ) -> Any:
+        """Run ``await callback(session)`` in a transaction and commit it, retrying as the
+        transactions specification says.
+
+        The callback is retried while it raises an error labelled ``TransientTransactionError``, and
+        the commit while it fails with ``UnknownTransactionCommitResult``, with jittered
+        exponential backoff, until 120 seconds have passed or the deadline of an enclosing
+        ``pymongo.timeout()`` block. Any other error aborts the transaction and is raised, as is a
+        cancellation of the awaiting task.
+
+        :param callback: an ``async def`` function taking this session (``coro=`` is Motor 3's
+            name for it). It may be called more than once.
+        :param read_concern: the transaction's read concern.
+        :param write_concern: the transaction's write concern.
+        :param read_preference: the transaction's read preference.
+        :param max_commit_time_ms: the most time a commit may take on the server.
+        :return: what the last call of ``callback`` returned.
+        :raises TypeError: if no callable callback is given.
+        """
+        if callback is None:
+            callback = coro
+        if not callable(callback):
+            raise TypeError(f"with_transaction() needs an async callback, not {callback!r}")
+
+        within_limit = _transactions._within_time_limit
+        start_time = time.monotonic()
+        retry = 0
+        last_error: BaseException | None = None
+        while True:
+            if retry:
+                backoff = random.random() * min(  # noqa: S311 - jitter, not cryptography
+                    _transactions._BACKOFF_INITIAL * (1.5**retry), _transactions._BACKOFF_MAX
+                )
+                if not within_limit(start_time, backoff):
+                    assert last_error is not None
+                    raise _transactions._make_timeout_error(last_error) from last_error
+                await asyncio.sleep(backoff)
+            retry += 1
+            self.start_transaction(read_concern, write_concern, read_preference, max_commit_time_ms)
+            try:
+                result = callback(self)
+                if inspect.isawaitable(result):
+                    result = await result
+            except BaseException as exc:
+                last_error = exc
+                if self.in_transaction:
+                    await self.abort_transaction()
+                if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
+                    if within_limit(start_time):
+                        continue
+                    raise _transactions._make_timeout_error(exc) from exc
+                raise
+
+            if not self.in_transaction:
+                # The callback committed or aborted the transaction itself.
+                return result
+
+            while True:
+                try:
+                    await self.commit_transaction()
+                except PyMongoError as exc:
+                    last_error = exc
+                    if exc.has_error_label(
+                        "UnknownTransactionCommitResult"
+                    ) and not _transactions._max_time_expired_error(exc):
+                        if not within_limit(start_time):
+                            raise _transactions._make_timeout_error(exc) from exc
+                        continue
+                    if exc.has_error_label("TransientTransactionError"):
+                        if not within_limit(start_time):
+                            raise _transactions._make_timeout_error(exc) from exc
+                        break  # Retry the whole transaction.
+                    raise
+                return result
+
+    def bind(self, end_session: bool = True) -> _BoundSession:
+        """Make this session the implicit session of operations inside ``with`` / ``async with``.
+
+        :param end_session: end the session when the block exits.
+        """
+        return _BoundSession(self, end_session)
+
+    async def __aenter__(self) -> AgnosticClientSession:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.end_session()
+
+    def __enter__(self) -> None:
+        raise TypeError("use 'async with await client.start_session()', not 'with'")
+
+    def __exit__(self, *args: object) -> None:  # pragma: no cover - __enter__ always raises
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Collection, Database, Client
+# ---------------------------------------------------------------------------------------------
+
+
+class _Wrapping(_Owned):
+    """Clients, databases and collections can wrap PyMongo objects in their framework's classes."""
+
+    def wrap(self, obj: Any) -> Any:
+        """Return the Motor object, of this object's framework, that wraps PyMongo's ``obj``.
+
+        :raises TypeError: if Motor does not wrap objects of ``obj``'s type.
+        """
+        wrapped = wrap_pymongo(self, obj)
+        if wrapped is obj:
+            raise TypeError(f"Motor cannot wrap {type(obj).__name__} objects")
+        return wrapped
+
+
+def _no_such_attribute(obj: AgnosticBase, name: str) -> AttributeError:
+    delegate_class = obj.__delegate_class__
+    if hasattr(delegate_class, name):
+        return AttributeError(
+            f"{type(obj).__name__} has no attribute {name!r}: PyMongo's "
+            f"{delegate_class.__name__}.{name} is not offered by Motor (see the exclusion table in "
+            f"the documentation); use obj[{name!r}] for a database or collection of that name"
+        )
+    return AttributeError(
+        f"{type(obj).__name__} has no attribute {name!r}; use obj[{name!r}] for a database or "
+        "collection whose name starts with an underscore"
+    )
+
+
+class AgnosticCollection(_Wrapping):
+    """A collection: CRUD, indexes, aggregation and change streams."""
+
+    __motor_class_name__ = "MotorCollection"
+    __delegate_class__ = Collection
+
+    __bool__ = DelegateMethod()
+    codec_options = ReadOnlyProperty()
+    full_name = ReadOnlyProperty()
+    name = ReadOnlyProperty()
+    read_concern = ReadOnlyProperty()
+    read_preference = ReadOnlyProperty()
+    write_concern = ReadOnlyProperty()
+
+    bulk_write = Async()
+    count_documents = Async()
+    create_index = Async()
+    create_indexes = Async()
+    create_search_index = Async()
+    create_search_indexes = Async()
+    delete_many = Async()
+    delete_one = Async()
+    distinct = Async()
+    drop = Async()
+    drop_index = Async()
+    drop_indexes = Async()
+    drop_search_index = Async()
+    estimated_document_count = Async()
+    find_one = Async()
+    find_one_and_delete = Async()
+    find_one_and_replace = Async()
+    find_one_and_update = Async()
+    index_information = Async()
+    insert_many = Async()
+    insert_one = Async()
+    options = Async()
+    rename = Async()
+    replace_one = Async()
+    update_many = Async()
+    update_one = Async()
+    update_search_index = Async()
+
+    find = CursorMethod(wrap=Cursor)
+    find_raw_batches = CursorMethod(wrap=RawBatchCursor)
+    aggregate = LatentCursorMethod(AgnosticLatentCommandCursor)
+    aggregate_raw_batches = LatentCursorMethod(AgnosticLatentCommandCursor)
+    list_indexes = LatentCursorMethod(AgnosticLatentCommandCursor)
+    list_search_indexes = LatentCursorMethod(AgnosticLatentCommandCursor)
+    watch = ChangeStreamMethod(AgnosticChangeStream)
+    with_options = DelegateMethod(wrap=Collection)
+
+    def __init__(
+        self,
+        database: AgnosticDatabase,
+        name: str,
+        codec_options: Any = None,
+        read_preference: Any = None,
+        write_concern: Any = None,
+        read_concern: Any = None,
+        _delegate: Collection[Any] | None = None,
+    ) -> None:
+        if not isinstance(database, AgnosticDatabase):
+            raise TypeError(f"{type(self).__name__} needs a Motor database, not {database!r}")
+        self.database = database
+        self._client = database._client
+        self._engine = database._engine
+        self.delegate = (
+            _delegate
+            if _delegate is not None
+            else Collection(
+                database.delegate, name, codec_options, read_preference, write_concern, read_concern
+            )
+        )
+
+    @classmethod
+    def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
+        if isinstance(owner, AgnosticDatabase) and owner.delegate == delegate.database:
+            database = owner
+        elif isinstance(owner, AgnosticCollection) and owner.database.delegate == delegate.database:
+            database = owner.database
+        else:
+            database = wrap_pymongo(owner, delegate.database)
+        return cls(database, delegate.name, _delegate=delegate)
+
+    def __getattr__(self, name: str) -> AgnosticCollection:
+        if name.startswith("_") or hasattr(Collection, name):
+            raise _no_such_attribute(self, name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> AgnosticCollection:
+        return type(self)(self.database, f"{self.name}.{name}", _delegate=self.delegate[name])
+
+
+class AgnosticDatabase(_Wrapping):
+    """A database: its collections, commands and change streams."""
+
+    __motor_class_name__ = "MotorDatabase"
+    __delegate_class__ = Database
+
+    __bool__ = DelegateMethod()
+    codec_options = ReadOnlyProperty()
+    name = ReadOnlyProperty()
+    read_concern = ReadOnlyProperty()
+    read_preference = ReadOnlyProperty()
+    write_concern = ReadOnlyProperty()
+
+    command = Async()
+    create_collection = Async(wrap=Collection)
+    cursor_command = Async(wrap=CommandCursor)
+    dereference = Async()
+    drop_collection = Async()
+    list_collection_names = Async()
+    list_collections = Async(wrap=CommandCursor)
+    validate_collection = Async()
+
+    aggregate = LatentCursorMethod(AgnosticLatentCommandCursor)
+    watch = ChangeStreamMethod(AgnosticChangeStream)
+    get_collection = DelegateMethod(wrap=Collection)
+    with_options = DelegateMethod(wrap=Database)
+
+    def __init__(self, client: AgnosticClient, name: str, **kwargs: Any) -> None:
+        if not isinstance(client, AgnosticClient):
+            raise TypeError(f"{type(self).__name__} needs a Motor client, not {client!r}")
+        delegate = kwargs.pop("_delegate", None)
+        self._client = client
+        self._engine = client._engine
+        self.delegate = delegate if delegate is not None else Database(client.delegate, name, **kwargs)
+
+    @classmethod
+    def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
+        assert isinstance(owner, _Owned)
+        return cls(owner._client, delegate.name, _delegate=delegate)
+
+    @property
+    def client(self) -> AgnosticClient:
+        """The Motor client this database belongs to."""
+        return self._client
+
+    def __getattr__(self, name: str) -> AgnosticCollection:
+        if name.startswith("_") or hasattr(Database, name):
+            raise _no_such_attribute(self, name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> AgnosticCollection:
+        collection_class: Any = framework_class(self, AgnosticCollection)
+        return collection_class(self, name)  # type: ignore[no-any-return]
+
+
+def _current_writable_server(client: MongoClient[Any]) -> Any:
+    """The description of the server PyMongo would select for a write now, without waiting."""
+    if client._topology is None:
+        return None
+    selected = client.topology_description.apply_selector(writable_server_selector)
+    return selected[0] if selected else None
+
+
+class AgnosticClient(_Wrapping):
+    """A client: the connection pool, its databases, sessions and change streams.
+
+    Properties that PyMongo computes by waiting for server selection (``address``, ``is_primary``,
+    ``is_mongos``, ``primary``, ``secondaries``, ``arbiters``) read what the client knows now and never
+    block the event loop; their awaitable forms (``await client.get_address()``, ...) wait for a
+    server as PyMongo does.
+    """
+
+    __motor_class_name__ = "MotorClient"
+    __delegate_class__ = MongoClient
+
+    HOST = ReadOnlyProperty()
+    PORT = ReadOnlyProperty()
+    codec_options = ReadOnlyProperty()
+    nodes = ReadOnlyProperty()
+    options = ReadOnlyProperty()
+    read_concern = ReadOnlyProperty()
+    read_preference = ReadOnlyProperty()
+    topology_description = ReadOnlyProperty()
+    write_concern = ReadOnlyProperty()
+
+    bulk_write = Async()
+    drop_database = Async()
+    list_database_names = Async()
+    list_databases = Async(wrap=CommandCursor)
+    server_info = Async()
+    start_session = Async(wrap=ClientSession)
+    get_address = AsyncProperty("address")
+    get_arbiters = AsyncProperty("arbiters")
+    get_is_mongos = AsyncProperty("is_mongos")
+    get_is_primary = AsyncProperty("is_primary")
+    get_primary = AsyncProperty("primary")
+    get_secondaries = AsyncProperty("secondaries")
+
+    append_metadata = DelegateMethod()
+    eq_props = DelegateMethod()
+    get_database = DelegateMethod(wrap=Database)
+    get_default_database = DelegateMethod(wrap=Database)
+    watch = ChangeStreamMethod(AgnosticChangeStream)
+
+    def __init__(
+        self, *args: Any, io_loop: Any = None, max_workers: int | None = None, **kwargs: Any
+    ) -> None:
+        """Create a client; it takes every argument that :class:`pymongo.MongoClient` takes.
+
+        :param io_loop: pin the client to this event loop (an asyncio loop for the asyncio classes,
+            a Tornado ``IOLoop`` for the Tornado classes); by default a call uses the running loop.
+        :param max_workers: the most worker threads the client runs PyMongo calls on; by default
+            ``MOTOR_MAX_WORKERS`` if set, else the connection pool's ``maxPoolSize``.
+        :raises TypeError: if ``io_loop`` is not an event loop of this class's framework.
+        :raises ValueError: if ``max_workers`` is not a positive integer.
+        """
+        framework = getattr(type(self), "_framework", None)
+        if framework is None:
+            raise TypeError("AgnosticClient is framework-agnostic: use AsyncIOMotorClient or MotorClient")
+        if io_loop is not None:
+            framework.check_event_loop(io_loop)
+        if max_workers is not None:
+            max_workers = validate_max_workers(max_workers)
+        connect = kwargs.pop("connect", None)
+        motor_info = DriverInfo("Motor", version, framework.platform_info())
+        user_info = kwargs.get("driver")
+        if user_info is None:
+            kwargs["driver"] = motor_info
+        # PyMongo's constructor resolves mongodb+srv:// hosts (DNS) when asked to connect at once;
+        # it must not run on the event loop, so the client connects on a worker thread instead.
+        kwargs["connect"] = False
+        delegate: MongoClient[Any] = MongoClient(*args, **kwargs)
+        if user_info is not None:
+            delegate.append_metadata(motor_info)
+        self.delegate = delegate
+        self._client = self
+        self._engine = Engine(
+            framework,
+            io_loop,
+            max_workers or default_max_workers(delegate.options.pool_options.max_pool_size or None),
+            type(self).__name__,
+        )
+        if connect is not None and not isinstance(connect, bool):
+            raise TypeError(f"connect must be True or False, not {connect!r}")
+        if connect is None or connect:
+            self._engine.run_detached(delegate._get_topology)
+
+    @property
+    def io_loop(self) -> Any:
+        """The framework event loop: the pinned one, else the current one."""
+        return self._engine.io_loop
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) of the current standalone, primary or mongos, or ``None`` if not yet known.
+
+        Unlike PyMongo, this does not wait for a server; ``await client.get_address()`` does.
+
+        :raises InvalidOperation: if the client load-balances among several mongoses.
+        """
+        description = self.delegate.topology_description
+        if description.topology_type == TOPOLOGY_TYPE.Sharded and len(description.server_descriptions()) > 1:
+            raise InvalidOperation(
+                'Cannot use "address" property when load balancing among mongoses, use "nodes" instead.'
+            )
+        server = _current_writable_server(self.delegate)
+        return None if server is None else server.address
+
+    @property
+    def is_primary(self) -> bool:
+        """Whether the server known now is writable (a primary or standalone); never waits."""
+        server = _current_writable_server(self.delegate)
+        return bool(server is not None and server.is_writable)
+
+    @property
+    def is_mongos(self) -> bool:
+        """Whether the server known now is a mongos; never waits."""
+        server = _current_writable_server(self.delegate)
+        return bool(server is not None and server.server_type == SERVER_TYPE.Mongos)
+
+    @property
+    def primary(self) -> tuple[str, int] | None:
+        """(host, port) of the replica set's primary as known now, or ``None``."""
+        return None if self.delegate._topology is None else self.delegate.primary
+
+    @property
+    def secondaries(self) -> set[tuple[str, int]]:
+        """The replica set's secondaries as known now."""
+        return set() if self.delegate._topology is None else self.delegate.secondaries
+
+    @property
+    def arbiters(self) -> set[tuple[str, int]]:
+        """The replica set's arbiters as known now."""
+        return set() if self.delegate._topology is None else self.delegate.arbiters
+
+    def close(self) -> asyncio.Future[None] | None:
+        """Close the client: end its sessions, kill its cursors, close its connections.
+
+        PyMongo's close does network I/O, so it runs on a worker thread; inside an event loop
+        this returns a Future to await if you want to wait for it. Using the client, or anything
+        reached from it, after close raises :exc:`~pymongo.errors.InvalidOperation`.
+        """
+        return self._engine.close(self.delegate.close)
+
+    async def aclose(self) -> None:
+        """Close the client and wait until it is closed (PyMongo Async's spelling)."""
+        future = self.close()
+        if future is not None:
+            await future
+
+    async def aconnect(self) -> None:
+        """Start connecting to the servers now rather than at the first operation."""
+        await self._engine.run(self.delegate._get_topology)
+
+    async def __aenter__(self) -> AgnosticClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __getattr__(self, name: str) -> AgnosticDatabase:
+        if name.startswith("_") or hasattr(MongoClient, name):
+            raise _no_such_attribute(self, name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> AgnosticDatabase:
+        database_class: Any = framework_class(self, AgnosticDatabase)
+        return database_class(self, name)  # type: ignore[no-any-return]

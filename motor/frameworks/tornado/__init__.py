@@ -1,0 +1,103 @@
+"""The Tornado framework: classes prefixed ``Motor``, futures of the IOLoop's asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import tornado
+from motor.frameworks._legacy import (
+    add_future,
+    call_soon,
+    chain_future,
+    chain_return_value,
+    get_future,
+    is_future,
+    pymongo_class_wrapper,
+    run_on_executor,
+    yieldable,
+)
+from tornado import gen
+from tornado.ioloop import IOLoop
+
+__all__ = [
+    "CLASS_PREFIX",
+    "add_future",
+    "call_soon",
+    "chain_future",
+    "chain_return_value",
+    "check_event_loop",
+    "coroutine",
+    "get_event_loop",
+    "get_future",
+    "is_event_loop",
+    "is_future",
+    "platform_info",
+    "pymongo_class_wrapper",
+    "run_on_executor",
+    "to_asyncio_loop",
+    "yieldable",
+]
+
+CLASS_PREFIX = ""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def is_event_loop(loop: object) -> bool:
+    """Return whether ``loop`` is a Tornado IOLoop."""
+    return isinstance(loop, IOLoop)
+
+
+def check_event_loop(loop: object) -> None:
+    """:raises TypeError: unless ``loop`` is a Tornado IOLoop."""
+    if not is_event_loop(loop):
+        raise TypeError(f"io_loop must be a tornado.ioloop.IOLoop, not {loop!r}")
+
+
+def get_event_loop(io_loop: Any = None) -> IOLoop:
+    """Return ``io_loop``, else the current IOLoop.
+
+    :raises TypeError: if ``io_loop`` is not an IOLoop.
+    :raises RuntimeError: if no loop is given and there is no current IOLoop.
+    """
+    if io_loop is not None:
+        check_event_loop(io_loop)
+        return io_loop  # type: ignore[no-any-return]
+    with warnings.catch_warnings():
+        # Outside a running loop, Python 3.12+ warns where it would create one: treat as "none".
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            current = IOLoop.current(instance=False)
+        except (RuntimeError, DeprecationWarning):
+            current = None
+    if current is None:
+        raise RuntimeError(
+            "Motor needs a Tornado IOLoop: call it from a coroutine running on the IOLoop "
+            "(IOLoop.current().run_sync(main) or asyncio.run(main())), or create the client "
+            "with io_loop=IOLoop.current()"
+        )
+    return current
+
+
+def to_asyncio_loop(io_loop: Any) -> asyncio.AbstractEventLoop:
+    """Return the asyncio loop under a Tornado IOLoop."""
+    check_event_loop(io_loop)
+    return io_loop.asyncio_loop  # type: ignore[no-any-return]
+
+
+def platform_info() -> str:
+    """Describe this framework for the driver handshake."""
+    return f"Tornado {tornado.version}"
+
+
+def coroutine(f: _F) -> _F:
+    """Deprecated: write ``async def`` (or use ``tornado.gen.coroutine``) instead."""
+    warnings.warn(
+        "motor.frameworks.tornado.coroutine is deprecated: use async def",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return gen.coroutine(f)  # type: ignore[return-value]

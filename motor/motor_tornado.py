@@ -1,0 +1,39 @@
+"""Motor's classes for Tornado."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from motor import core
+from motor.frameworks import tornado as tornado_framework
+from motor.metaprogramming import create_class_with_framework
+
+__all__ = [
+    "MotorChangeStream",
+    "MotorClient",
+    "MotorClientSession",
+    "MotorCollection",
+    "MotorCommandCursor",
+    "MotorCursor",
+    "MotorDatabase",
+    "MotorLatentCommandCursor",
+    "MotorRawBatchCommandCursor",
+    "MotorRawBatchCursor",
+]
+
+
+def create_motor_class(cls: type[Any]) -> type[Any]:
+    """Return ``cls``'s Tornado class."""
+    return create_class_with_framework(cls, tornado_framework, "motor.motor_tornado")
+
+
+MotorClient = create_motor_class(core.AgnosticClient)
+MotorDatabase = create_motor_class(core.AgnosticDatabase)
+MotorCollection = create_motor_class(core.AgnosticCollection)
+MotorCursor = create_motor_class(core.AgnosticCursor)
+MotorRawBatchCursor = create_motor_class(core.AgnosticRawBatchCursor)
+MotorCommandCursor = create_motor_class(core.AgnosticCommandCursor)
+MotorRawBatchCommandCursor = create_motor_class(core.AgnosticRawBatchCommandCursor)
+MotorLatentCommandCursor = create_motor_class(core.AgnosticLatentCommandCursor)
+MotorChangeStream = create_motor_class(core.AgnosticChangeStream)
+MotorClientSession = create_motor_class(core.AgnosticClientSession)

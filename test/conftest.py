@@ -1,0 +1,95 @@
+"""Fixtures shared by the whole suite.
+
+The suite talks to a real server: ``MONGODB_URI`` if set, else a SecantusDB process that the suite
+starts on a free port and stops at the end. Behaviour tests take the ``flavor`` fixture, so each
+runs twice: once with the asyncio classes and once with the Tornado classes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from motor import motor_asyncio, motor_tornado
+from motor.testing import SecantusServer
+
+DB_NAME = "motor_test"
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """One framework's generated classes, as a test sees them."""
+
+    name: str
+    module: ModuleType
+    prefix: str
+
+    def cls(self, short_name: str) -> Any:
+        """The class named ``short_name`` ("Client", "Cursor", ...) of this framework."""
+        return getattr(self.module, f"{self.prefix}Motor{short_name}")
+
+    @property
+    def Client(self) -> Any:
+        return self.cls("Client")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+ASYNCIO = Flavor("asyncio", motor_asyncio, "AsyncIO")
+TORNADO = Flavor("tornado", motor_tornado, "")
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri() -> Iterator[str]:
+    """The URI of the server under test."""
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        yield uri
+        return
+    with SecantusServer() as server:
+        yield server.uri
+
+
+@pytest.fixture(scope="session")
+def sync_client(mongodb_uri: str) -> Iterator[MongoClient[dict[str, Any]]]:
+    """A PyMongo client, to set up and check server state independently of Motor."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=[ASYNCIO, TORNADO], ids=str)
+def flavor(request: pytest.FixtureRequest) -> Flavor:
+    """Each framework in turn."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def client(flavor: Flavor, mongodb_uri: str) -> AsyncIterator[Any]:
+    """A Motor client of the framework under test, closed after the test."""
+    motor_client = flavor.Client(mongodb_uri)
+    yield motor_client
+    await motor_client.aclose()
+
+
+@pytest.fixture
+def db(client: Any) -> Any:
+    """The test database."""
+    return client[DB_NAME]
+
+
+@pytest.fixture
+async def coll(db: Any, request: pytest.FixtureRequest) -> Any:
+    """An empty collection named after the test."""
+    name = re.sub(r"\W+", "_", request.node.name)[:100]
+    collection = db[name]
+    await collection.drop()
+    return collection
