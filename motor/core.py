@@ -30,6 +30,7 @@ from pymongo.synchronous.collection import Collection
 from pymongo.synchronous.command_cursor import CommandCursor, RawBatchCommandCursor
 from pymongo.synchronous.cursor import Cursor, RawBatchCursor
 from pymongo.synchronous.database import Database
+from pymongo.synchronous.encryption import ClientEncryption
 from pymongo.synchronous.mongo_client import MongoClient
 from pymongo.topology_description import TOPOLOGY_TYPE
 
@@ -53,6 +54,7 @@ __all__ = [
     "AgnosticBaseCursor",
     "AgnosticChangeStream",
     "AgnosticClient",
+    "AgnosticClientEncryption",
     "AgnosticClientSession",
     "AgnosticCollection",
     "AgnosticCommandCursor",
@@ -1071,3 +1073,117 @@ class AgnosticClient(_Wrapping):
     def __getitem__(self, name: str) -> AgnosticDatabase:
         database_class: Any = framework_class(self, AgnosticDatabase)
         return database_class(self, name)  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------------
+# Explicit client-side field level encryption
+# ---------------------------------------------------------------------------------------------
+
+
+class AgnosticClientEncryption(_Owned):
+    """Explicit client-side field level encryption: data keys, encrypt and decrypt.
+
+    Takes the arguments of PyMongo's :class:`~pymongo.encryption.ClientEncryption`, with a Motor
+    client of the same framework as ``key_vault_client``. Needs the ``encryption`` extra
+    (``pymongocrypt``).
+    """
+
+    __motor_class_name__ = "MotorClientEncryption"
+    __delegate_class__ = ClientEncryption
+
+    add_key_alt_name = Async()
+    close = Async()
+    create_data_key = Async()
+    decrypt = Async()
+    delete_key = Async()
+    encrypt = Async()
+    encrypt_expression = Async()
+    get_key = Async()
+    get_key_by_alt_name = Async()
+    get_keys = Async(wrap=Cursor)
+    remove_key_alt_name = Async()
+    rewrap_many_data_key = Async()
+
+    def __init__(
+        self,
+        kms_providers: Mapping[str, Any],
+        key_vault_namespace: str,
+        key_vault_client: AgnosticClient,
+        codec_options: Any,
+        *args: Any,
+        io_loop: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """
+        :param kms_providers: the KMS providers' credentials, as PyMongo takes them.
+        :param key_vault_namespace: ``"database.collection"`` of the key vault.
+        :param key_vault_client: the Motor client of the key vault's cluster.
+        :param codec_options: PyMongo ``CodecOptions`` for decoding decrypted values.
+        :param io_loop: Motor 3's argument; the key vault client's loop is used.
+        :raises TypeError: if ``key_vault_client`` is not a Motor client of this framework.
+
+        Further arguments (``kms_tls_options``, ``key_expiration_ms``, ``kms_connect_callback``,
+        and any that a newer PyMongo adds) go to PyMongo unchanged.
+        """
+        framework = getattr(type(self), "_framework", None)
+        if (
+            not isinstance(key_vault_client, AgnosticClient)
+            or type(key_vault_client)._framework is not framework
+        ):
+            raise TypeError(
+                f"{type(self).__name__} needs a Motor client of the same framework as "
+                f"key_vault_client, not {key_vault_client!r}"
+            )
+        self._client = key_vault_client
+        self._engine = key_vault_client._engine
+        self.delegate = ClientEncryption(
+            kms_providers, key_vault_namespace, key_vault_client.delegate, codec_options, *args, **kwargs
+        )
+
+    @property
+    def io_loop(self) -> Any:
+        """The framework event loop of the key vault client."""
+        return self._engine.io_loop
+
+    def _create_encrypted_collection_in_worker(
+        self,
+        database: AgnosticDatabase,
+        name: str,
+        encrypted_fields: Mapping[str, Any],
+        kwargs: dict[str, Any],
+    ) -> tuple[Any, Mapping[str, Any]]:
+        collection, fields = self.delegate.create_encrypted_collection(
+            database.delegate, name, encrypted_fields, **kwargs
+        )
+        return wrap_pymongo(database, collection), fields
+
+    def create_encrypted_collection(
+        self,
+        database: AgnosticDatabase,
+        name: str,
+        encrypted_fields: Mapping[str, Any],
+        kms_provider: str | None = None,
+        master_key: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> asyncio.Future[tuple[Any, Mapping[str, Any]]]:
+        """Create a collection with encrypted fields, creating data keys as needed.
+
+        Returns a Future of ``(collection, encrypted_fields)``, the collection being of this
+        framework's class. Queryable encryption needs a server that supports it.
+
+        :raises TypeError: if ``database`` is not a Motor database.
+        """
+        if not isinstance(database, AgnosticDatabase):
+            raise TypeError(f"create_encrypted_collection needs a Motor database, not {database!r}")
+        kwargs.update(kms_provider=kms_provider, master_key=master_key)
+        return self._engine.run(
+            self._create_encrypted_collection_in_worker, database, name, encrypted_fields, kwargs
+        )
+
+    async def __aenter__(self) -> AgnosticClientEncryption:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

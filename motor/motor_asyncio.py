@@ -11,6 +11,7 @@ from motor.metaprogramming import create_class_with_framework
 __all__ = [
     "AsyncIOMotorChangeStream",
     "AsyncIOMotorClient",
+    "AsyncIOMotorClientEncryption",
     "AsyncIOMotorClientSession",
     "AsyncIOMotorCollection",
     "AsyncIOMotorCommandCursor",
@@ -37,3 +38,4 @@ AsyncIOMotorRawBatchCommandCursor = create_asyncio_class(core.AgnosticRawBatchCo
 AsyncIOMotorLatentCommandCursor = create_asyncio_class(core.AgnosticLatentCommandCursor)
 AsyncIOMotorChangeStream = create_asyncio_class(core.AgnosticChangeStream)
 AsyncIOMotorClientSession = create_asyncio_class(core.AgnosticClientSession)
+AsyncIOMotorClientEncryption = create_asyncio_class(core.AgnosticClientEncryption)

@@ -11,6 +11,7 @@ from motor.metaprogramming import create_class_with_framework
 __all__ = [
     "MotorChangeStream",
     "MotorClient",
+    "MotorClientEncryption",
     "MotorClientSession",
     "MotorCollection",
     "MotorCommandCursor",
@@ -37,3 +38,4 @@ MotorRawBatchCommandCursor = create_motor_class(core.AgnosticRawBatchCommandCurs
 MotorLatentCommandCursor = create_motor_class(core.AgnosticLatentCommandCursor)
 MotorChangeStream = create_motor_class(core.AgnosticChangeStream)
 MotorClientSession = create_motor_class(core.AgnosticClientSession)
+MotorClientEncryption = create_motor_class(core.AgnosticClientEncryption)

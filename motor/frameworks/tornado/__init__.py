@@ -66,6 +66,13 @@ def get_event_loop(io_loop: Any = None) -> IOLoop:
     if io_loop is not None:
         check_event_loop(io_loop)
         return io_loop  # type: ignore[no-any-return]
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        # Inside a running asyncio loop, Tornado makes (once) the IOLoop that wraps it.
+        return IOLoop.current()
     with warnings.catch_warnings():
         # Outside a running loop, Python 3.12+ warns where it would create one: treat as "none".
         warnings.simplefilter("error", DeprecationWarning)
