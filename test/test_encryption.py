@@ -7,6 +7,7 @@ query analysis) are not available on this machine and are skipped with that reas
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from typing import Any
 
@@ -123,8 +124,26 @@ async def test_key_vault_client_must_be_same_framework(flavor: Any, kms_provider
         flavor.cls("ClientEncryption")(kms_providers, KEY_VAULT_NAMESPACE, object(), CODEC_OPTIONS)
 
 
-def test_automatic_encryption_needs_mongocryptd() -> None:
-    pytest.skip(
-        "automatic encryption and queryable encryption's query analysis need mongocryptd or "
-        "crypt_shared, which this machine does not have"
+async def test_automatic_encryption(
+    flavor: Any, encryption: Any, coll: Any, mongodb_uri: str, kms_providers: dict[str, Any]
+) -> None:
+    if shutil.which("mongocryptd") is None and not os.environ.get("CRYPT_SHARED_LIB_PATH"):
+        pytest.skip("automatic encryption needs mongocryptd or crypt_shared, which this machine lacks")
+    key_id = await encryption.create_data_key("local")
+    schema = {
+        "bsonType": "object",
+        "properties": {
+            "ssn": {"encrypt": {"keyId": [key_id], "bsonType": "string", "algorithm": DETERMINISTIC}}
+        },
+    }
+    namespace = f"{coll.database.name}.{coll.name}"
+    options = AutoEncryptionOpts(
+        kms_providers,
+        KEY_VAULT_NAMESPACE,
+        schema_map={namespace: schema},
+        crypt_shared_lib_path=os.environ.get("CRYPT_SHARED_LIB_PATH"),
     )
+    async with flavor.Client(mongodb_uri, auto_encryption_opts=options) as encrypting:
+        await encrypting[coll.database.name][coll.name].insert_one({"_id": 1, "ssn": "457-55-5462"})
+    stored = await coll.find_one({"_id": 1})
+    assert isinstance(stored["ssn"], Binary) and stored["ssn"].subtype == 6
