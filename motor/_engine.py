@@ -69,9 +69,13 @@ def validate_max_workers(value: object, name: str = "max_workers") -> int:
     return count
 
 
-def _resolve(future: asyncio.Future[Any], value: Any, failed: bool) -> None:
-    # Runs on the loop thread. The caller may have cancelled meanwhile.
+def _resolve(
+    future: asyncio.Future[Any], value: Any, failed: bool, on_cancel: Callable[[], Any] | None
+) -> None:
+    # Runs on the loop thread, where the Future's state is authoritative.
     if future.cancelled():
+        if on_cancel is not None:
+            on_cancel()
         return
     if failed:
         future.set_exception(value)
@@ -79,10 +83,16 @@ def _resolve(future: asyncio.Future[Any], value: Any, failed: bool) -> None:
         future.set_result(value)
 
 
-def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], value: Any, failed: bool) -> None:
+def _deliver(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    value: Any,
+    failed: bool,
+    on_cancel: Callable[[], Any] | None,
+) -> None:
     # A RuntimeError means the loop was closed while the worker ran: nobody can await the result.
     with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(_resolve, future, value, failed)
+        loop.call_soon_threadsafe(_resolve, future, value, failed, on_cancel)
 
 
 def _work(
@@ -92,10 +102,13 @@ def _work(
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    on_cancel: Callable[[], Any] | None = None,
 ) -> None:
     # Runs on a worker thread.
     if future.cancelled():
         # Cancelled before a worker picked it up: the PyMongo call never starts.
+        if on_cancel is not None:
+            on_cancel()
         return
     try:
         result = context.run(fn, *args, **kwargs)
@@ -103,11 +116,11 @@ def _work(
         # asyncio refuses StopIteration in a Future; a cursor's end is StopAsyncIteration.
         stop = StopAsyncIteration(*exc.args)
         stop.__cause__ = exc
-        _deliver(loop, future, stop, True)
+        _deliver(loop, future, stop, True, on_cancel)
     except BaseException as exc:
-        _deliver(loop, future, exc, True)
+        _deliver(loop, future, exc, True, on_cancel)
     else:
-        _deliver(loop, future, result, False)
+        _deliver(loop, future, result, False, on_cancel)
 
 
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
@@ -226,6 +239,22 @@ class Engine:
         loop = self.loop()
         future: asyncio.Future[_T] = loop.create_future()
         self.executor().submit(_work, loop, future, contextvars.copy_context(), fn, args, kwargs)
+        return future
+
+    def run_cancellable(
+        self, on_cancel: Callable[[], Any], fn: Callable[..., _T], *args: Any
+    ) -> asyncio.Future[_T]:
+        """Like :meth:`run`, and if the caller cancels the Future, call ``on_cancel()``.
+
+        ``on_cancel`` runs once the worker is done with ``fn`` (or instead of it, if cancelled
+        before it started), so it never races ``fn``; it must not block, and typically hands a
+        clean-up (such as killing a cursor) to :meth:`run_detached`.
+        """
+        if self._closed:
+            self.check_open()
+        loop = self.loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        self.executor().submit(_work, loop, future, contextvars.copy_context(), fn, args, {}, on_cancel)
         return future
 
     def run_detached(self, fn: Callable[..., Any], *args: Any) -> None:

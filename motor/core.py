@@ -132,7 +132,7 @@ class AgnosticBaseCursor(_Owned):
         buffer = self._buffer()
         if buffer:
             return buffer.popleft()
-        return await self._engine.run(self._next_in_worker)
+        return await self._engine.run_cancellable(self._kill_on_cancel, self._next_in_worker)
 
     def next(self) -> asyncio.Future[Any]:
         """Advance the cursor: return a Future of the next document.
@@ -143,7 +143,7 @@ class AgnosticBaseCursor(_Owned):
             future = self._engine.loop().create_future()
             future.set_result(self._fetched.pop() if self._fetched else self._buffer().popleft())
             return future
-        return self._engine.run(self._next_in_worker)
+        return self._engine.run_cancellable(self._kill_on_cancel, self._next_in_worker)
 
     def _to_list_in_worker(self, length: int | None) -> list[Any]:
         cursor = self._started()
@@ -163,11 +163,15 @@ class AgnosticBaseCursor(_Owned):
         :raises ValueError: if ``length`` is less than 1.
         """
         _check_length(length)
-        return self._engine.run(self._to_list_in_worker, length)
+        return self._engine.run_cancellable(self._kill_on_cancel, self._to_list_in_worker, length)
 
     def _close_in_worker(self) -> None:
         if self.delegate is not None:
             self.delegate.close()
+
+    def _kill_on_cancel(self) -> None:
+        # A cancelled fetch leaves the cursor in an unknown position: kill it, as a break would.
+        self._engine.run_detached(self._close_in_worker)
 
     def close(self) -> asyncio.Future[None]:
         """Close the cursor, killing it on the server if it is still open there."""
@@ -198,7 +202,7 @@ class AgnosticBaseCursor(_Owned):
             future = self._engine.loop().create_future()
             future.set_result(True)
             return future
-        return self._engine.run(self._fetch_in_worker)
+        return self._engine.run_cancellable(self._kill_on_cancel, self._fetch_in_worker)
 
     def next_object(self) -> Any:
         """Deprecated: the document that ``fetch_next`` made available, or ``None``."""
@@ -313,7 +317,7 @@ class AgnosticCommandCursor(AgnosticBaseCursor):
 
         Runs at most one ``getMore``; useful with tailable cursors.
         """
-        return self._engine.run(self._try_next_in_worker)
+        return self._engine.run_cancellable(self._kill_on_cancel, self._try_next_in_worker)
 
     @classmethod
     def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
