@@ -1,0 +1,362 @@
+"""The framework modules' interface, and a third-party framework built on it.
+
+Libraries built on Motor call the framework helpers with the framework's own loop, the one
+``get_event_loop()`` returns: an asyncio loop for asyncio, an ``IOLoop`` for Tornado.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Generator
+from types import ModuleType
+from typing import Any
+
+import pytest
+import tornado
+from pymongo.synchronous.database import Database
+from tornado import gen
+from tornado.ioloop import IOLoop
+
+from motor import core, motor_asyncio, motor_tornado
+from motor.frameworks import asyncio as asyncio_framework
+from motor.frameworks import tornado as tornado_framework
+from motor.frameworks.interface import Framework
+from motor.metaprogramming import create_class_with_framework
+from test.conftest import DB_NAME
+
+INTERFACE = [
+    "CLASS_PREFIX",
+    "add_future",
+    "call_soon",
+    "chain_future",
+    "chain_return_value",
+    "check_event_loop",
+    "coroutine",
+    "get_event_loop",
+    "get_future",
+    "is_event_loop",
+    "is_future",
+    "platform_info",
+    "pymongo_class_wrapper",
+    "run_on_executor",
+    "yieldable",
+]
+
+TORNADO_LOOP_BUG = (
+    "motor/frameworks/_legacy.py calls loop.create_future() / loop.call_soon_threadsafe() on the loop "
+    "it is given, but the Tornado framework's loop (get_event_loop()) is an IOLoop, which has neither: "
+    "AttributeError; fix: the Tornado module should convert with to_asyncio_loop() before delegating"
+)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(asyncio_framework, id="asyncio"),
+        pytest.param(tornado_framework, id="tornado"),
+    ]
+)
+def framework(request: pytest.FixtureRequest) -> ModuleType:
+    return request.param  # type: ignore[no-any-return]
+
+
+def loop_bug(request: pytest.FixtureRequest, framework: ModuleType) -> None:
+    """Mark the running test xfail (strict) for the Tornado framework's loop-argument bug."""
+    if framework is tornado_framework:
+        request.applymarker(pytest.mark.xfail(reason=TORNADO_LOOP_BUG, raises=AttributeError, strict=True))
+
+
+@pytest.fixture
+async def framework_loop(framework: ModuleType, request: pytest.FixtureRequest) -> Any:
+    """The framework's loop, as a library gets it: ``framework.get_event_loop()``."""
+    loop_bug(request, framework)
+    return framework.get_event_loop()
+
+
+def test_interface_is_complete(framework: ModuleType) -> None:
+    missing = [name for name in INTERFACE if not hasattr(framework, name)]
+    assert not missing
+    assert isinstance(framework, Framework)
+
+
+def test_class_prefix_names_the_classes() -> None:
+    assert asyncio_framework.CLASS_PREFIX == "AsyncIO"
+    assert tornado_framework.CLASS_PREFIX == ""
+    assert motor_asyncio.AsyncIOMotorClient._framework is asyncio_framework
+    assert motor_tornado.MotorClient._framework is tornado_framework
+
+
+def test_platform_info() -> None:
+    assert asyncio_framework.platform_info() == "asyncio"
+    assert tornado_framework.platform_info() == f"Tornado {tornado.version}"
+
+
+async def test_get_event_loop_and_is_event_loop() -> None:
+    loop = asyncio.get_running_loop()
+    assert asyncio_framework.get_event_loop() is loop
+    io_loop = tornado_framework.get_event_loop()
+    assert isinstance(io_loop, IOLoop)
+    assert tornado_framework.to_asyncio_loop(io_loop) is loop
+    assert io_loop is IOLoop.current()
+
+    assert asyncio_framework.is_event_loop(loop) and not asyncio_framework.is_event_loop(io_loop)
+    assert tornado_framework.is_event_loop(io_loop) and not tornado_framework.is_event_loop(loop)
+    for framework, wrong in [(asyncio_framework, io_loop), (tornado_framework, loop)]:
+        assert not framework.is_event_loop(None)
+        with pytest.raises(TypeError, match="io_loop must be"):
+            framework.check_event_loop(wrong)
+        with pytest.raises(TypeError):
+            framework.get_event_loop(wrong)
+    asyncio_framework.check_event_loop(loop)
+    tornado_framework.check_event_loop(io_loop)
+    # A given loop is returned as it is.
+    assert tornado_framework.get_event_loop(io_loop) is io_loop
+    assert asyncio_framework.get_event_loop(loop) is loop
+
+
+def test_get_event_loop_without_a_loop(framework: ModuleType) -> None:
+    errors: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            framework.get_event_loop()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    thread.join(10)
+    assert len(errors) == 1 and isinstance(errors[0], RuntimeError), errors
+
+
+async def test_get_future_and_is_future(framework: ModuleType, framework_loop: Any) -> None:
+    future = framework.get_future(framework_loop)
+    assert framework.is_future(future)
+    assert not future.done()
+    assert future.get_loop() is asyncio.get_running_loop()
+    future.set_result(3)
+    assert await future == 3
+
+    async def coro() -> None:
+        pass
+
+    pending = coro()
+    assert not framework.is_future(pending)
+    pending.close()
+    assert not framework.is_future(3)
+
+
+async def test_call_soon_runs_on_the_loop_thread(framework: ModuleType, framework_loop: Any) -> None:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[tuple[Any, ...]] = loop.create_future()
+
+    def callback(*args: Any, **kwargs: Any) -> None:
+        done.set_result((threading.get_ident(), args, kwargs))
+
+    errors: list[BaseException] = []
+
+    def from_worker() -> None:
+        try:
+            framework.call_soon(framework_loop, callback, 1, 2, k=3)
+        except BaseException as exc:
+            errors.append(exc)
+
+    # From another thread, as a worker would.
+    thread = threading.Thread(target=from_worker)
+    thread.start()
+    thread.join(10)
+    if errors:
+        raise errors[0]
+    assert await asyncio.wait_for(done, 10) == (threading.get_ident(), (1, 2), {"k": 3})
+
+
+async def test_add_future_calls_back_with_the_future(framework: ModuleType, framework_loop: Any) -> None:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[int] = loop.create_future()
+    called: asyncio.Future[tuple[Any, ...]] = loop.create_future()
+    framework.add_future(framework_loop, future, lambda *args: called.set_result(args), "arg")
+    await asyncio.sleep(0)
+    assert not called.done()
+    future.set_result(5)
+    args = await asyncio.wait_for(called, 10)
+    assert args == ("arg", future)
+
+
+async def test_chain_future_copies_result_and_exception(framework: ModuleType) -> None:
+    loop = asyncio.get_running_loop()
+    a: asyncio.Future[int] = loop.create_future()
+    b: asyncio.Future[int] = loop.create_future()
+    framework.chain_future(a, b)
+    a.set_result(7)
+    assert await asyncio.wait_for(b, 10) == 7
+
+    c: asyncio.Future[int] = loop.create_future()
+    d: asyncio.Future[int] = loop.create_future()
+    framework.chain_future(c, d)
+    error = ValueError("boom")
+    c.set_exception(error)
+    with pytest.raises(ValueError, match="boom") as raised:
+        await asyncio.wait_for(d, 10)
+    assert raised.value is error
+
+
+async def test_chain_return_value(framework: ModuleType, framework_loop: Any) -> None:
+    loop = asyncio.get_running_loop()
+    source: asyncio.Future[int] = loop.create_future()
+    chained = framework.chain_return_value(source, framework_loop, "value")
+    assert not chained.done()
+    source.set_result(1)
+    assert await asyncio.wait_for(chained, 10) == "value"
+
+    failing: asyncio.Future[int] = loop.create_future()
+    chained = framework.chain_return_value(failing, framework_loop, "value")
+    failing.set_exception(KeyError("k"))
+    with pytest.raises(KeyError):
+        await asyncio.wait_for(chained, 10)
+
+
+async def test_run_on_executor_uses_another_thread(framework: ModuleType, framework_loop: Any) -> None:
+    def work(a: int, *, b: int) -> tuple[int, int]:
+        return threading.get_ident(), a + b
+
+    future = framework.run_on_executor(framework_loop, work, 1, b=2)
+    assert framework.is_future(future)
+    thread_id, total = await asyncio.wait_for(future, 10)
+    assert total == 3
+    assert thread_id != threading.get_ident()
+
+    def fail() -> None:
+        raise LookupError("from the worker")
+
+    with pytest.raises(LookupError, match="from the worker"):
+        await asyncio.wait_for(framework.run_on_executor(framework_loop, fail), 10)
+
+
+async def test_pymongo_class_wrapper(flavor: Any, client: Any) -> None:
+    framework = type(client)._framework
+
+    class Holder:
+        def __init__(self) -> None:
+            self.wrap = client.wrap
+
+        async def get(self, value: Any) -> Any:
+            return value
+
+    wrapped_get = framework.pymongo_class_wrapper(Holder.get, Database)
+    holder = Holder()
+    database = await wrapped_get(holder, client.delegate[DB_NAME])
+    assert type(database) is flavor.cls("Database") and database.name == DB_NAME
+    assert await wrapped_get(holder, 42) == 42
+
+
+def generator_double(x: int) -> Generator[Any, Any, int]:
+    # Tornado's coroutines were generators yielding futures.
+    yield gen.moment
+    return 2 * x
+
+
+async def async_double(x: int) -> int:
+    await asyncio.sleep(0)
+    return 2 * x
+
+
+async def test_deprecated_coroutine(framework: ModuleType) -> None:
+    double = generator_double if framework is tornado_framework else async_double
+    with pytest.warns(DeprecationWarning, match="coroutine is deprecated"):
+        decorated = framework.coroutine(double)
+    assert await decorated(4) == 8
+
+
+async def test_deprecated_yieldable(framework: ModuleType) -> None:
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    with pytest.warns(DeprecationWarning, match="yieldable"):
+        assert framework.yieldable(future) is future
+    future.set_result(1)
+    assert await future == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# A framework from a third party
+# ---------------------------------------------------------------------------------------------
+
+
+class CustomFramework:
+    """A tiny framework that runs on asyncio, as a third party could write it."""
+
+    CLASS_PREFIX = "Custom"
+
+    def is_event_loop(self, loop: object) -> bool:
+        return asyncio_framework.is_event_loop(loop)
+
+    def check_event_loop(self, loop: object) -> None:
+        asyncio_framework.check_event_loop(loop)
+
+    def get_event_loop(self, io_loop: Any = None) -> Any:
+        return asyncio_framework.get_event_loop(io_loop)
+
+    def to_asyncio_loop(self, io_loop: Any) -> asyncio.AbstractEventLoop:
+        return asyncio_framework.to_asyncio_loop(io_loop)
+
+    def platform_info(self) -> str:
+        return "Custom 1.0"
+
+
+CUSTOM = CustomFramework()
+
+
+@pytest.fixture
+async def custom_client(mongodb_uri: str) -> AsyncIterator[Any]:
+    client_class = create_class_with_framework(core.AgnosticClient, CUSTOM, "my.module")
+    client = client_class(mongodb_uri)
+    yield client
+    await client.aclose()
+
+
+async def test_custom_framework_classes_work(custom_client: Any) -> None:
+    client_class = type(custom_client)
+    assert client_class.__name__ == "CustomMotorClient"
+    assert client_class.__module__ == "my.module"
+    assert isinstance(custom_client, core.AgnosticClient)
+    # The handshake names the framework.
+    assert custom_client.options.pool_options.metadata["platform"].endswith("|Custom 1.0")
+
+    coll = custom_client[DB_NAME].custom_framework
+    assert type(coll).__name__ == "CustomMotorCollection"
+    assert type(coll.database).__name__ == "CustomMotorDatabase"
+    await coll.drop()
+    result = await coll.insert_one({"x": 1})
+    assert await coll.find_one() == {"_id": result.inserted_id, "x": 1}
+    cursor = coll.find()
+    assert type(cursor).__name__ == "CustomMotorCursor"
+    assert [doc["x"] async for doc in cursor] == [1]
+
+
+def test_classes_are_cached() -> None:
+    first = create_class_with_framework(core.AgnosticClient, CUSTOM, "my.module")
+    assert create_class_with_framework(core.AgnosticClient, CUSTOM, "my.module") is first
+    assert create_class_with_framework(core.AgnosticCollection, CUSTOM, "my.module").__name__ == (
+        "CustomMotorCollection"
+    )
+    assert (
+        create_class_with_framework(core.AgnosticClient, asyncio_framework, "motor.motor_asyncio")
+        is motor_asyncio.AsyncIOMotorClient
+    )
+    assert (
+        create_class_with_framework(core.AgnosticCursor, tornado_framework, "motor.motor_tornado")
+        is motor_tornado.MotorCursor
+    )
+
+
+def test_object_without_the_interface_is_refused() -> None:
+    class Incomplete:
+        CLASS_PREFIX = "Incomplete"
+
+        def is_event_loop(self, loop: object) -> bool:
+            return True
+
+        def get_event_loop(self, io_loop: Any = None) -> Any:
+            return io_loop
+
+    for framework in (Incomplete(), object(), "asyncio"):
+        with pytest.raises(TypeError, match="Framework"):
+            create_class_with_framework(core.AgnosticClient, framework, "my.module")
