@@ -56,17 +56,15 @@ def default_max_workers(max_pool_size: float | None) -> int:
 
 
 def validate_max_workers(value: object, name: str = "max_workers") -> int:
-    """Return ``value`` as a positive thread count.
+    """Return ``value`` as a positive thread count; a string is accepted from the environment only.
 
     :raises ValueError: naming ``name`` if the value is not a positive integer.
     """
-    try:
-        count = int(str(value))
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive integer, not {value!r}") from None
-    if count < 1 or isinstance(value, bool):
+    if isinstance(value, str) and name == MAX_WORKERS_ENV and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    return count
+    return value
 
 
 def _resolve(

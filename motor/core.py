@@ -83,6 +83,11 @@ def _check_length(length: object) -> None:
         raise ValueError(f"to_list() length must be None or greater than 0, not {length}")
 
 
+def _accepts_keyword(fn: Callable[..., Any], name: str) -> bool:
+    parameters = inspect.signature(fn).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 class _Owned(AgnosticBase):
     """An object reached from a client: it shares the client's engine."""
 
@@ -356,7 +361,7 @@ class AgnosticLatentCommandCursor(AgnosticCommandCursor):
 
     def _started(self) -> Any:
         if self.delegate is None and not self._closed:
-            if self._batch_size is not None:
+            if self._batch_size is not None and _accepts_keyword(self._start, "batchSize"):
                 self._kwargs.setdefault("batchSize", self._batch_size)
             cursor = self._start(*self._args, **self._kwargs)
             if self._batch_size is not None:
@@ -759,6 +764,8 @@ class AgnosticCollection(_Wrapping):
 
     __motor_class_name__ = "MotorCollection"
     __delegate_class__ = Collection
+    # Like PyMongo's, a collection is not iterable, although it has __getitem__.
+    __iter__ = None
 
     __bool__ = DelegateMethod()
     codec_options = ReadOnlyProperty()
@@ -824,7 +831,12 @@ class AgnosticCollection(_Wrapping):
             _delegate
             if _delegate is not None
             else Collection(
-                database.delegate, name, codec_options, read_preference, write_concern, read_concern
+                database.delegate,
+                name,
+                codec_options=codec_options,
+                read_preference=read_preference,
+                write_concern=write_concern,
+                read_concern=read_concern,
             )
         )
 
@@ -852,6 +864,8 @@ class AgnosticDatabase(_Wrapping):
 
     __motor_class_name__ = "MotorDatabase"
     __delegate_class__ = Database
+    # Like PyMongo's, a database is not iterable, although it has __getitem__.
+    __iter__ = None
 
     __bool__ = DelegateMethod()
     codec_options = ReadOnlyProperty()
@@ -921,6 +935,8 @@ class AgnosticClient(_Wrapping):
 
     __motor_class_name__ = "MotorClient"
     __delegate_class__ = MongoClient
+    # Like PyMongo's, a client is not iterable, although it has __getitem__.
+    __iter__ = None
 
     HOST = ReadOnlyProperty()
     PORT = ReadOnlyProperty()

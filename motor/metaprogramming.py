@@ -104,8 +104,11 @@ class AgnosticBase:
 
     @classmethod
     def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
-        """Wrap a PyMongo object that a call on ``owner`` returned."""
-        raise NotImplementedError(f"{cls.__name__} cannot wrap {delegate!r}")
+        """Wrap a PyMongo object that a call on ``owner`` returned.
+
+        :raises TypeError: if objects of this class cannot be made from a PyMongo object.
+        """
+        raise TypeError(f"Motor cannot wrap {type(delegate).__name__} objects")
 
     def get_io_loop(self) -> Any:
         """Return the framework event loop this object's client uses (pinned or current)."""

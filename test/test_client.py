@@ -380,12 +380,6 @@ async def test_wrap(flavor: Flavor, client: Any) -> None:
         client.wrap({"not": "pymongo"})
 
 
-@pytest.mark.xfail(
-    reason="motor/metaprogramming.py AgnosticBase._from_delegate raises NotImplementedError, and "
-    "AgnosticClient does not override it, so wrap() of a MongoClient escapes the TypeError that "
-    "wrap() documents",
-    strict=True,
-)
 async def test_wrap_refuses_a_pymongo_client(client: Any) -> None:
     with pytest.raises(TypeError):
         client.wrap(client.delegate)

@@ -98,11 +98,6 @@ async def test_pymongo_names_are_not_sub_collections(flavor: Flavor, coll: Any) 
     assert not isinstance(coll.find_one, flavor.cls("Collection"))
 
 
-@pytest.mark.xfail(
-    reason="motor/core.py AgnosticCollection has __getitem__ but no '__iter__ = None': iter(coll) "
-    "yields sub-collections coll.0, coll.1, ... forever, so 'x in coll' never returns",
-    strict=True,
-)
 async def test_not_iterable(coll: Any) -> None:
     # As in PyMongo; next() stops the test from looping forever if iteration is allowed.
     with pytest.raises(TypeError):
@@ -548,11 +543,6 @@ async def test_list_indexes(flavor: Flavor, coll: Any) -> None:
     assert {index["name"]: index["key"] for index in indexes} == {"_id_": {"_id": 1}, "a_1": {"a": 1}}
 
 
-@pytest.mark.xfail(
-    reason="motor/core.py AgnosticLatentCommandCursor._started passes batchSize= to "
-    "Collection.list_indexes, which takes no such argument",
-    strict=True,
-)
 async def test_list_indexes_batch_size(coll: Any) -> None:
     await coll.create_indexes([IndexModel("a"), IndexModel("b")])
     indexes = await coll.list_indexes().batch_size(1).to_list()

@@ -93,11 +93,6 @@ async def test_direct_construction(flavor: Flavor, client: Any, coll: Any) -> No
         flavor.cls("Collection")(client, coll.name)
 
 
-@pytest.mark.xfail(
-    reason="motor/core.py AgnosticCollection.__init__ passes the options positionally to PyMongo's "
-    "Collection, whose third parameter is 'create': options shift by one",
-    strict=True,
-)
 async def test_direct_construction_with_options(
     flavor: Flavor, db: Any, coll: Any, sync_client: MongoClient[Any]
 ) -> None:
