@@ -215,7 +215,14 @@ def test_chaining_returns_the_same_cursor_without_io(
             assert name in CHAINING_ARGS, f"give test arguments for {name}"
             cursor = CURSORS[short_name](flavor, client[DB_NAME])
             assert type(cursor) is cursor_class
-            assert getattr(cursor, name)(*CHAINING_ARGS[name]) is cursor, name
+            try:
+                result = getattr(cursor, name)(*CHAINING_ARGS[name])
+            except NotImplementedError:
+                # PyMongo's GridOutCursor refuses add_option and remove_option; Motor's may too.
+                with pytest.raises(NotImplementedError):
+                    getattr(cursor.delegate, name)(*CHAINING_ARGS[name])
+                continue
+            assert result is cursor, name
         clone = CURSORS[short_name](flavor, client[DB_NAME]).limit(3).clone()
         assert type(clone) is cursor_class
     finally:
