@@ -111,7 +111,6 @@ class AgnosticBaseCursor(_Owned):
         self._owner = owner
         self._engine = owner._engine
         self._client = owner._client if isinstance(owner, _Owned) else owner  # type: ignore[assignment]
-        self._fetched: list[Any] = []  # One document that the legacy fetch_next took ahead.
         self._tasks: set[asyncio.Future[None]] = set()  # Legacy each() iterations running.
 
     def _started(self) -> Any:
@@ -132,8 +131,6 @@ class AgnosticBaseCursor(_Owned):
         return self
 
     async def __anext__(self) -> Any:
-        if self._fetched:
-            return self._fetched.pop()
         buffer = self._buffer()
         if buffer:
             return buffer.popleft()
@@ -144,19 +141,16 @@ class AgnosticBaseCursor(_Owned):
 
         :raises StopAsyncIteration: (from the Future) when the cursor is exhausted.
         """
-        if self._fetched or self._buffer():
+        buffer = self._buffer()
+        if buffer:
             future = self._engine.loop().create_future()
-            future.set_result(self._fetched.pop() if self._fetched else self._buffer().popleft())
+            future.set_result(buffer.popleft())
             return future
         return self._engine.run_cancellable(self._kill_on_cancel, self._next_in_worker)
 
     def _to_list_in_worker(self, length: int | None) -> list[Any]:
         cursor = self._started()
-        result = [self._fetched.pop()] if self._fetched else []
-        if cursor is None or (length is not None and len(result) >= length):
-            return result
-        result.extend(cursor.to_list(None if length is None else length - len(result)))
-        return result
+        return [] if cursor is None else cursor.to_list(length)
 
     def to_list(self, length: int | None = None) -> asyncio.Future[list[Any]]:
         """Return a Future of a list of up to ``length`` documents (all of them if ``None``).
@@ -194,16 +188,18 @@ class AgnosticBaseCursor(_Owned):
 
     def _fetch_in_worker(self) -> bool:
         try:
-            self._fetched.append(self._next_in_worker())
+            document = self._next_in_worker()
         except (StopIteration, StopAsyncIteration):
             return False
+        # Put it back into PyMongo's buffer, so that rewind(), alive and to_list() see it.
+        self.delegate._data.appendleft(document)
         return True
 
     @property
     def fetch_next(self) -> asyncio.Future[bool]:
         """Deprecated: a Future of whether another document is available (then ``next_object()``)."""
         _warn_legacy("fetch_next")
-        if self._fetched or self._buffer():
+        if self._buffer():
             future = self._engine.loop().create_future()
             future.set_result(True)
             return future
@@ -212,8 +208,6 @@ class AgnosticBaseCursor(_Owned):
     def next_object(self) -> Any:
         """Deprecated: the document that ``fetch_next`` made available, or ``None``."""
         _warn_legacy("next_object")
-        if self._fetched:
-            return self._fetched.pop()
         buffer = self._buffer()
         return buffer.popleft() if buffer else None
 
@@ -312,8 +306,6 @@ class AgnosticCommandCursor(AgnosticBaseCursor):
     batch_size = MotorCursorChainingMethod()
 
     def _try_next_in_worker(self) -> Any:
-        if self._fetched:
-            return self._fetched.pop()
         cursor = self._started()
         return None if cursor is None else cursor.try_next()
 
@@ -448,7 +440,12 @@ class AgnosticChangeStream(_Owned):
         if self.delegate is None:
             if self._closed:
                 raise StopAsyncIteration
-            self.delegate = self._start(*self._args, **self._kwargs)
+            stream = self._start(*self._args, **self._kwargs)
+            if self._closed:
+                # Closed (or cancelled) while the server opened it.
+                stream.close()
+                raise StopAsyncIteration
+            self.delegate = stream
         return self.delegate
 
     def _next_in_worker(self) -> Any:
@@ -478,6 +475,8 @@ class AgnosticChangeStream(_Owned):
         return self.next()
 
     def _try_next_in_worker(self) -> Any:
+        if self.delegate is None and self._closed:
+            return None
         return self._started().try_next()
 
     def try_next(self) -> asyncio.Future[Any]:
@@ -507,7 +506,9 @@ class AgnosticChangeStream(_Owned):
         return None if self.delegate is None else self.delegate.resume_token
 
     async def __aenter__(self) -> AgnosticChangeStream:
-        await self._engine.run(self._started)
+        future = self._engine.run(self._started)
+        future.add_done_callback(self._close_on_cancel)
+        await future
         return self
 
     async def __aexit__(

@@ -210,7 +210,6 @@ async def test_close_from_another_task_ends_async_for(coll: Any) -> None:
     assert not stream.alive
 
 
-@pytest.mark.xfail(reason="AgnosticChangeStream._started raises StopAsyncIteration for try_next", strict=True)
 async def test_try_next_after_close_before_use_returns_none(coll: Any) -> None:
     # PyMongo's try_next returns None once the stream is closed, as it does after a started one closes.
     stream = coll.watch()
@@ -249,10 +248,6 @@ async def test_wait_for_timeout_closes_stream(coll: Any) -> None:
 SLOW_AGGREGATE = {"failCommands": ["aggregate"], "blockConnection": True, "blockTimeMS": 300}
 
 
-@pytest.mark.xfail(
-    reason="AgnosticChangeStream._started ignores a close() that happens while the stream opens",
-    strict=True,
-)
 async def test_cancel_while_stream_opens_closes_stream(sync_client: MongoClient[Any], coll: Any) -> None:
     # The first next() opens the stream (an aggregate); cancelling during it must still close it.
     stream = coll.watch()
@@ -266,9 +261,6 @@ async def test_cancel_while_stream_opens_closes_stream(sync_client: MongoClient[
         await stream.close()
 
 
-@pytest.mark.xfail(
-    reason="AgnosticChangeStream.__aenter__ does not close the stream when cancelled", strict=True
-)
 async def test_cancel_during_async_with_entry_closes_stream(sync_client: MongoClient[Any], coll: Any) -> None:
     stream = coll.watch()
 

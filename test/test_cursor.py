@@ -413,7 +413,6 @@ async def test_legacy_warnings_point_at_caller(coll: Any) -> None:
     assert [warning.filename for warning in record] == [__file__, __file__]
 
 
-@pytest.mark.xfail(reason="fetch_next keeps the document it took ahead outside PyMongo's buffer", strict=True)
 async def test_fetch_next_then_rewind(coll: Any) -> None:
     await insert_range(coll, 3)
     cursor = coll.find().sort("_id")
@@ -423,7 +422,6 @@ async def test_fetch_next_then_rewind(coll: Any) -> None:
     assert [d["_id"] for d in await cursor.to_list(None)] == [0, 1, 2]
 
 
-@pytest.mark.xfail(reason="fetch_next keeps the document it took ahead outside PyMongo's buffer", strict=True)
 async def test_alive_while_fetched_document_pending(coll: Any) -> None:
     await insert_range(coll, 1)
     cursor = coll.find()
