@@ -275,7 +275,12 @@ class AgnosticCursor(AgnosticBaseCursor):
 
     def __init__(self, cursor: Cursor[Any], collection: AgnosticCollection) -> None:
         super().__init__(cursor, collection)
-        self.collection = collection
+        self._collection = collection
+
+    @property
+    def collection(self) -> AgnosticCollection:
+        """The Motor collection this cursor reads."""
+        return self._collection
 
     @classmethod
     def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
@@ -825,7 +830,7 @@ class AgnosticCollection(_Wrapping):
     ) -> None:
         if not isinstance(database, AgnosticDatabase):
             raise TypeError(f"{type(self).__name__} needs a Motor database, not {database!r}")
-        self.database = database
+        self._database = database
         self._client = database._client
         self._engine = database._engine
         self.delegate = (
@@ -840,6 +845,11 @@ class AgnosticCollection(_Wrapping):
                 read_concern=read_concern,
             )
         )
+
+    @property
+    def database(self) -> AgnosticDatabase:
+        """The Motor database this collection belongs to."""
+        return self._database
 
     @classmethod
     def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:

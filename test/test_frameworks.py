@@ -43,11 +43,6 @@ INTERFACE = [
     "yieldable",
 ]
 
-TORNADO_LOOP_BUG = (
-    "motor/frameworks/_legacy.py calls loop.create_future() / loop.call_soon_threadsafe() on the loop "
-    "it is given, but the Tornado framework's loop (get_event_loop()) is an IOLoop, which has neither: "
-    "AttributeError; fix: the Tornado module should convert with to_asyncio_loop() before delegating"
-)
 
 
 @pytest.fixture(
@@ -60,16 +55,9 @@ def framework(request: pytest.FixtureRequest) -> ModuleType:
     return request.param  # type: ignore[no-any-return]
 
 
-def loop_bug(request: pytest.FixtureRequest, framework: ModuleType) -> None:
-    """Mark the running test xfail (strict) for the Tornado framework's loop-argument bug."""
-    if framework is tornado_framework:
-        request.applymarker(pytest.mark.xfail(reason=TORNADO_LOOP_BUG, raises=AttributeError, strict=True))
-
-
 @pytest.fixture
-async def framework_loop(framework: ModuleType, request: pytest.FixtureRequest) -> Any:
+async def framework_loop(framework: ModuleType) -> Any:
     """The framework's loop, as a library gets it: ``framework.get_event_loop()``."""
-    loop_bug(request, framework)
     return framework.get_event_loop()
 
 

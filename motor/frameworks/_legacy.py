@@ -39,9 +39,14 @@ def _reset_after_fork() -> None:
 _engine.register_after_fork(_reset_after_fork)
 
 
-def get_future(loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
-    """Return a new Future bound to ``loop``."""
-    return loop.create_future()
+def _asyncio_loop(loop: Any) -> asyncio.AbstractEventLoop:
+    # Tornado's helpers are given an IOLoop; the asyncio loop underneath does the work.
+    return getattr(loop, "asyncio_loop", loop)  # type: ignore[no-any-return]
+
+
+def get_future(loop: Any) -> asyncio.Future[Any]:
+    """Return a new Future bound to ``loop`` (an asyncio loop or a Tornado IOLoop)."""
+    return _asyncio_loop(loop).create_future()
 
 
 def is_future(f: object) -> bool:
@@ -49,21 +54,19 @@ def is_future(f: object) -> bool:
     return asyncio.isfuture(f)
 
 
-def call_soon(
-    loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *args: Any, **kwargs: Any
-) -> None:
+def call_soon(loop: Any, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """Schedule ``callback(*args, **kwargs)`` on ``loop``, from any thread."""
-    loop.call_soon_threadsafe(functools.partial(callback, *args, **kwargs))
+    _asyncio_loop(loop).call_soon_threadsafe(functools.partial(callback, *args, **kwargs))
 
 
 def add_future(
-    loop: asyncio.AbstractEventLoop,
+    loop: Any,
     future: asyncio.Future[Any],
     callback: Callable[..., Any],
     *args: Any,
 ) -> None:
     """Call ``callback(*args, future)`` on ``loop`` when ``future`` is done."""
-    future.add_done_callback(functools.partial(loop.call_soon_threadsafe, callback, *args))
+    future.add_done_callback(functools.partial(_asyncio_loop(loop).call_soon_threadsafe, callback, *args))
 
 
 def chain_future(a: asyncio.Future[_T], b: asyncio.Future[_T]) -> None:
@@ -82,14 +85,12 @@ def chain_future(a: asyncio.Future[_T], b: asyncio.Future[_T]) -> None:
     a.add_done_callback(copy)
 
 
-def chain_return_value(
-    future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop, return_value: _T
-) -> asyncio.Future[_T]:
+def chain_return_value(future: asyncio.Future[Any], loop: Any, return_value: _T) -> asyncio.Future[_T]:
     """Return a Future that resolves to ``return_value`` once ``future`` succeeds.
 
     If ``future`` fails, the returned Future fails with the same exception.
     """
-    chained: asyncio.Future[_T] = loop.create_future()
+    chained: asyncio.Future[_T] = _asyncio_loop(loop).create_future()
 
     def copy(f: asyncio.Future[Any]) -> None:
         if chained.done():
@@ -105,14 +106,13 @@ def chain_return_value(
     return chained
 
 
-def run_on_executor(
-    loop: asyncio.AbstractEventLoop, fn: Callable[..., _T], *args: Any, **kwargs: Any
-) -> asyncio.Future[_T]:
+def run_on_executor(loop: Any, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> asyncio.Future[_T]:
     """Run ``fn(*args, **kwargs)`` on a shared thread pool; return a Future of ``loop``.
 
     Motor's classes use their client's own pool; this shared pool is for third-party helpers.
     """
     kwargs.pop("_strict", None)
+    loop = _asyncio_loop(loop)
     future: asyncio.Future[_T] = loop.create_future()
     _executor().submit(_engine._work, loop, future, contextvars.copy_context(), fn, args, kwargs)
     return future
