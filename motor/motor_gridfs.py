@@ -24,7 +24,7 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar, Final
 
@@ -654,9 +654,17 @@ class AgnosticGridOut(_Owned):
         """Whether :meth:`close` was called."""
         return self._closed
 
-    def close(self) -> asyncio.Future[None]:
-        """Close the file: later reads raise :exc:`ValueError`. Returns a Future that resolves once
-        the chunk cursor is closed on the server."""
+    @property
+    def close(self) -> Callable[[], asyncio.Future[None]]:
+        """Close the file: ``await grid_out.close()``; later reads raise :exc:`ValueError`.
+
+        The call returns a Future that resolves once the chunk cursor is closed on the server (on a
+        worker thread). ``close`` is a property whose value is that method, as in Motor 3, so that
+        ``grid_out.close()`` works there and here alike.
+        """
+        return self._close
+
+    def _close(self) -> asyncio.Future[None]:
         self._closed = True
         return self._engine.run(self._reader.close)
 
@@ -738,22 +746,58 @@ class AgnosticGridOutCursor(AgnosticCursor):
     def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
         return cls(delegate, owner)
 
-    def _buffer(self) -> Any:
-        # The buffered documents are file documents, not GridOuts: always go through next().
-        return None
+    def _grid_out(self, file_document: Mapping[str, Any]) -> AgnosticGridOut:
+        """Wrap a file document of the cursor's batch as an open GridOut, as PyMongo's
+        ``GridOutCursor.next()`` does (no I/O)."""
+        cursor = self.delegate
+        _check_no_transaction(cursor.session)
+        grid_out = GridOut(cursor._root_collection, file_document=file_document, session=cursor.session)
+        return wrap_pymongo(self, grid_out)  # type: ignore[no-any-return]
+
+    def _buffer(self) -> _GridOutBuffer | None:
+        data = super()._buffer()
+        return None if data is None else _GridOutBuffer(self, data)
 
     def _next_in_worker(self) -> Any:
         return wrap_pymongo(self, super()._next_in_worker())
 
-    def _to_list_in_worker(self, length: int | None) -> list[Any]:
+    def _fetch_in_worker(self) -> bool:
+        # Fetch a file document and leave it in PyMongo's buffer (legacy fetch_next).
         cursor = self._started()
-        result = [self._fetched.pop()] if self._fetched else []
+        try:
+            document = Cursor.next(cursor)
+        except StopIteration:
+            return False
+        cursor._data.appendleft(document)
+        return True
+
+    def _to_list_in_worker(self, length: int | None) -> list[Any]:
+        # PyMongo's GridOutCursor.to_list(n) raises StopIteration when fewer than n files remain.
+        cursor = self._started()
+        result: list[Any] = []
         while length is None or len(result) < length:
             try:
                 result.append(wrap_pymongo(self, cursor.next()))
             except StopIteration:
                 break
         return result
+
+
+class _GridOutBuffer:
+    """A GridOutCursor's batch of file documents, seen as the GridOuts they become."""
+
+    def __init__(self, cursor: AgnosticGridOutCursor, data: Any) -> None:
+        self._cursor = cursor
+        self._data = data
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def popleft(self) -> AgnosticGridOut:
+        return self._cursor._grid_out(self._data.popleft())
 
 
 # ---------------------------------------------------------------------------------------------

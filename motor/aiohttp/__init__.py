@@ -16,7 +16,9 @@ route must name the file ``{filename}``; use ``{filename:.*}`` to allow slashes.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -65,6 +67,16 @@ def get_content_type(filename: str, gridout: AgnosticGridOut) -> str:
     return _http.default_content_type(gridout._check_open("content type"), gridout.filename or filename)
 
 
+def _mark_coroutine_function(handler: object) -> None:
+    """Make aiohttp see ``handler`` (an object with an ``async def __call__``) as a coroutine
+    function: aiohttp wraps anything else as a deprecated "bare function", with a warning."""
+    mark = getattr(inspect, "markcoroutinefunction", None)  # Python 3.12+
+    if mark is not None:
+        mark(handler)
+    else:
+        handler._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
+
+
 class AIOHTTPGridFS:
     """An aiohttp handler that serves files from a GridFS bucket, by name.
 
@@ -97,6 +109,7 @@ class AIOHTTPGridFS:
         self._get_cache_time = get_cache_time
         self._set_extra_headers = set_extra_headers
         self._get_content_type = get_content_type
+        _mark_coroutine_function(self)
 
     def _bucket(self) -> AgnosticGridFSBucket:
         bucket_class: Any = framework_class(self._database, AgnosticGridFSBucket)
