@@ -26,7 +26,7 @@ import threading
 import warnings
 from collections.abc import Callable, Mapping
 from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, TypeVar
 
 from gridfs.errors import CorruptGridFile, FileExists
 from gridfs.grid_file_shared import _CHUNK_OVERHEAD, DEFAULT_CHUNK_SIZE
@@ -77,6 +77,8 @@ DOWNLOAD_BATCH_BYTES: Final = 4 * 1024 * 1024
 #: in PyMongo 4.20, so it is empty; the synchronous protocols (``with``, ``for``) are replaced by
 #: ``async with`` and ``async for`` as :data:`motor.exclusions.SYNC_PROTOCOL` says.
 GRIDFS_EXCLUSIONS: Final[Mapping[type, Mapping[str, str]]] = MappingProxyType({})
+
+_T = TypeVar("_T")
 
 _NO_TRANSACTIONS = "GridFS does not support multi-document transactions"
 
@@ -281,12 +283,30 @@ class GridOutProperty(ReadOnlyProperty):
         return property(fget, doc=self.doc or getattr(original, "__doc__", None))
 
 
+class _Operation:
+    """One read of a GridOut, as its reader and the Future awaiting it see it."""
+
+    __slots__ = ("cancelled", "start")
+
+    def __init__(self) -> None:
+        #: Set (on the loop thread) if the Future was cancelled: its result is lost.
+        self.cancelled = False
+        #: The position the read started from, once it started (on a worker thread).
+        self.start: int | None = None
+
+    def on_done(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            self.cancelled = True
+
+
 class _ChunkReader:
     """The read position of a GridOut and the cursor over its chunks; used on worker threads.
 
     It checks each chunk as the GridFS specification says (no chunk missing, none truncated, none
     extra) and asks for :data:`DOWNLOAD_BATCH_BYTES` of chunks per batch. A lock keeps one
     operation at a time: one that a cancelled task left running finishes before the next starts.
+    A cancelled read's data never reaches anyone, so the next operation starts where the cancelled
+    one did (unless ``seek()`` was called since).
     """
 
     def __init__(self, chunks: Collection[Any], session: ClientSession | None) -> None:
@@ -301,10 +321,29 @@ class _ChunkReader:
         self._buffer = b""
         self._cursor: Cursor[Any] | None = None
         self._next_n = 0
+        self._last: _Operation | None = None
 
     def tell(self) -> int:
         pending = self.pending_seek
-        return self.position if pending is None else pending
+        if pending is not None:
+            return pending
+        last = self._last
+        if last is not None and last.cancelled and last.start is not None:
+            return last.start
+        return self.position
+
+    def run(
+        self, operation: _Operation, file: Mapping[str, Any], method: Callable[..., _T], *args: Any
+    ) -> _T:
+        """Run ``method(*args)`` (a read) for ``operation``, from the position ``tell()`` gives."""
+        with self._lock:
+            last, self._last = self._last, None
+            if last is not None and last.cancelled and last.start is not None and self.pending_seek is None:
+                self.pending_seek = last.start
+            self._start(file)
+            operation.start = self.position
+            self._last = operation
+            return method(*args)
 
     def _start(self, file: Mapping[str, Any]) -> None:
         self._file = file
@@ -412,51 +451,49 @@ class _ChunkReader:
         self._buffer = data
         self.position -= len(data)
 
-    def readchunk(self, file: Mapping[str, Any]) -> bytes:
-        with self._lock:
-            self._start(file)
-            return self._readchunk()
+    # The reads: run() calls them, holding the lock.
 
-    def read(self, file: Mapping[str, Any], size: int, line: bool = False) -> bytes:
-        with self._lock:
-            self._start(file)
-            remainder = self._length - self.position
-            if size < 0 or size > remainder:
-                size = remainder
-            parts: list[bytes] = []
-            received = 0
-            while received < size:
-                data = self._readchunk()
-                if not data:
-                    raise CorruptGridFile(f"no data at position {self.position}")
-                needed = size - received
-                if line:
-                    newline = data.find(b"\n", 0, needed)
-                    if newline >= 0:
-                        size = received + newline + 1
-                        needed = newline + 1
-                if len(data) > needed:
-                    self._unread(data[needed:])
-                    data = data[:needed]
-                parts.append(data)
-                received += len(data)
-            if self.position >= self._length:
-                self._check_no_extra_chunk()
-            return parts[0] if len(parts) == 1 else b"".join(parts)
+    def readchunk(self) -> bytes:
+        return self._readchunk()
 
-    def readlines(self, file: Mapping[str, Any], hint: int) -> list[bytes]:
+    def read(self, size: int, line: bool = False) -> bytes:
+        remainder = self._length - self.position
+        if size < 0 or size > remainder:
+            size = remainder
+        parts: list[bytes] = []
+        received = 0
+        while received < size:
+            data = self._readchunk()
+            if not data:
+                raise CorruptGridFile(f"no data at position {self.position}")
+            needed = size - received
+            if line:
+                newline = data.find(b"\n", 0, needed)
+                if newline >= 0:
+                    size = received + newline + 1
+                    needed = newline + 1
+            if len(data) > needed:
+                self._unread(data[needed:])
+                data = data[:needed]
+            parts.append(data)
+            received += len(data)
+        if self.position >= self._length:
+            self._check_no_extra_chunk()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readlines(self, hint: int) -> list[bytes]:
         lines: list[bytes] = []
         total = 0
-        while line := self.read(file, -1, line=True):
+        while line := self.read(-1, line=True):
             lines.append(line)
             total += len(line)
             if 0 < hint <= total:
                 break
         return lines
 
-    def copy_to(self, file: Mapping[str, Any], destination: Any) -> None:
+    def copy_to(self, destination: Any) -> None:
         """Write the rest of the file to ``destination`` (``destination.write(chunk)`` per chunk)."""
-        while chunk := self.readchunk(file):
+        while chunk := self._readchunk():
             destination.write(chunk)
 
     def close(self) -> None:
@@ -582,17 +619,23 @@ class AgnosticGridOut(_Owned):
 
     # Reading.
 
-    def _run_opened(self, method: Any, *args: Any) -> asyncio.Future[Any]:
+    def _run_opened(self, method: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        """Run a read of the reader on a worker thread, opening the file first if needed."""
         if self._closed:
             raise ValueError("I/O operation on closed file.")
-        if self._file_document():
-            return self._engine.run(method, self._file_document(), *args)
+        operation = _Operation()
+        reader = self._reader
 
-        def open_and_run() -> Any:
-            self.delegate.open()
-            return method(self._file_document(), *args)
+        def run() -> _T:
+            file = self._file_document()
+            if not file:
+                self.delegate.open()
+                file = self._check_open("file document")
+            return reader.run(operation, file, method, *args)
 
-        return self._engine.run(open_and_run)
+        future = self._engine.run(run)
+        future.add_done_callback(operation.on_done)
+        return future
 
     def read(self, size: int = -1) -> asyncio.Future[bytes]:
         """Return a Future of up to ``size`` bytes from the current position (all if negative).

@@ -297,10 +297,12 @@ async def test_cancelled_write_then_abort_leaves_no_chunk(
     grid_in = bucket.open_upload_stream("f", chunk_size_bytes=4096)
     write = asyncio.ensure_future(grid_in.write(os.urandom(3 * UPLOAD_BUFFER_BYTES)))
     await asyncio.sleep(0.01)  # The write is running on a worker thread.
+    assert not write.done()
     write.cancel()
     with pytest.raises(asyncio.CancelledError):
         await write
     await grid_in.abort()  # Waits for the write still running on its thread.
+    await asyncio.sleep(1)  # Were the write still running, it would insert chunks meanwhile.
     assert count_chunks(sync_client, bucket_name) == 0
     assert count_files(sync_client, bucket_name) == 0
 
@@ -435,6 +437,31 @@ async def test_seek_and_tell(bucket: Any, lines_file: Any) -> None:
         grid_out.seek(-1)
     with pytest.raises(OSError, match="whence"):
         grid_out.seek(0, 7)
+
+
+async def test_cancelled_read_loses_no_data(bucket: Any) -> None:
+    data = os.urandom(6 * MiB)
+    file_id = await bucket.upload_from_stream("c", data, chunk_size_bytes=64 * 1024)
+    grid_out = await bucket.open_download_stream(file_id)
+    assert await grid_out.read(10) == data[:10]
+    cancelled = 0
+    for delay in (0.0005, 0.001, 0.002, 0.005, 0.01):
+        try:
+            await asyncio.wait_for(grid_out.read(), delay)
+        except TimeoutError:
+            cancelled += 1
+            # The read ran on, or not, on its worker thread: either way nothing was read.
+            assert grid_out.tell() == 10
+            assert await grid_out.read(10) == data[10:20]
+        else:
+            assert grid_out.tell() == len(data)
+        grid_out.seek(10)
+    assert cancelled
+    grid_out.seek(10)
+    readchunk = asyncio.ensure_future(grid_out.readchunk())
+    readchunk.cancel()
+    grid_out.seek(100)  # A seek after the cancellation wins.
+    assert await grid_out.read(5) == data[100:105]
 
 
 async def test_iterate_chunks(bucket: Any, lines_file: Any) -> None:
