@@ -1,0 +1,30 @@
+"""Each framework's classes are distinct: a Tornado object where an asyncio one is declared is an error.
+
+Each line that mypy must reject ends with ``# E: <error code>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorCursor
+from motor.motor_tornado import MotorClientSession, MotorCollection
+
+Doc = dict[str, Any]
+
+
+def takes_asyncio_collection(coll: AsyncIOMotorCollection[Doc]) -> None:
+    pass
+
+
+async def mixing(coll: AsyncIOMotorCollection[Doc], tornado_coll: MotorCollection[Doc]) -> None:
+    takes_asyncio_collection(tornado_coll)  # E: arg-type
+    cursor: AsyncIOMotorCursor[Doc] = tornado_coll.find()  # E: assignment
+    async with await tornado_coll.database.client.start_session() as tornado_session:
+        takes_session(tornado_session)
+        await coll.insert_one({}, session=tornado_session)  # E: arg-type
+    print(cursor)
+
+
+def takes_session(session: MotorClientSession) -> None:
+    pass
