@@ -20,6 +20,7 @@ import datetime
 from collections.abc import Awaitable
 from typing import Any
 
+import tornado.iostream
 import tornado.web
 from gridfs.errors import NoFile
 from tornado.httputil import HTTPServerRequest
@@ -108,7 +109,10 @@ class GridFSHandler(tornado.web.RequestHandler):
             for name, value in plan.headers:
                 self.set_header(name, value)
             if include_body and plan.parts:
-                await _http.send_body(gridout, plan, self._send)
+                try:
+                    await _http.send_body(gridout, plan, self._send)
+                except tornado.iostream.StreamClosedError:
+                    return  # The client went away, as StaticFileHandler assumes too.
 
     async def _send(self, data: bytes) -> None:
         self.write(data)

@@ -8,9 +8,11 @@ handler: both handlers must behave alike. Each runs with both frameworks' Motor 
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import email.utils
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -387,6 +389,7 @@ async def tornado_fetch(db: Any, http_bucket_name: str) -> AsyncIterator[Fetch]:
         )
         return Reply(response.code, response.headers, response.body or b"")
 
+    fetch.port = port  # type: ignore[attr-defined]
     yield fetch
     http_client.close()
     server.stop()
@@ -396,6 +399,23 @@ async def tornado_fetch(db: Any, http_bucket_name: str) -> AsyncIterator[Fetch]:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__.removeprefix("check_"))
 async def test_tornado_gridfs_handler(scenario: Any, tornado_fetch: Fetch, files: Files) -> None:
     await scenario(tornado_fetch, files)
+
+
+async def test_tornado_client_disconnect_mid_stream(
+    tornado_fetch: Fetch, files: Files, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = tornado_fetch.port  # type: ignore[attr-defined]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /fs/big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+    await reader.readexactly(100_000)
+    writer.close()  # Gone, with most of the file unsent.
+    await writer.wait_closed()
+    reply = await tornado_fetch("GET", "/fs/data/file.txt")
+    assert reply.body == CONTENT
+    await asyncio.sleep(0.2)  # Let the server notice.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 def test_handler_needs_motor_database(db: Any) -> None:
