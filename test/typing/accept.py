@@ -136,7 +136,8 @@ async def client_state(client: AsyncIOMotorClient[Doc]) -> None:
     assert_type(client.get_io_loop(), asyncio.AbstractEventLoop)
     assert_type(client.address, tuple[str, int] | None)
     assert_type(await client.get_address(), tuple[str, int] | None)
-    async with AsyncIOMotorClient[Doc]() as scoped:
+    other: AsyncIOMotorClient[Doc] = AsyncIOMotorClient()
+    async with other as scoped:
         assert_type(scoped, AsyncIOMotorClient[Doc])
     future = client.close()
     if future is not None:
