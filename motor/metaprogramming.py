@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -109,6 +110,10 @@ class AgnosticBase:
         :raises TypeError: if objects of this class cannot be made from a PyMongo object.
         """
         raise TypeError(f"Motor cannot wrap {type(delegate).__name__} objects")
+
+    def __class_getitem__(cls, item: Any) -> types.GenericAlias:
+        """``AsyncIOMotorCollection[Movie]`` works at run time too: the stubs declare it generic."""
+        return types.GenericAlias(cls, item)
 
     def get_io_loop(self) -> Any:
         """Return the framework event loop this object's client uses (pinned or current)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from motor import core
+from motor import core, motor_gridfs
 from motor.frameworks import asyncio as asyncio_framework
 from motor.metaprogramming import create_class_with_framework
 
@@ -17,6 +17,10 @@ __all__ = [
     "AsyncIOMotorCommandCursor",
     "AsyncIOMotorCursor",
     "AsyncIOMotorDatabase",
+    "AsyncIOMotorGridFSBucket",
+    "AsyncIOMotorGridIn",
+    "AsyncIOMotorGridOut",
+    "AsyncIOMotorGridOutCursor",
     "AsyncIOMotorLatentCommandCursor",
     "AsyncIOMotorRawBatchCommandCursor",
     "AsyncIOMotorRawBatchCursor",
@@ -39,3 +43,7 @@ AsyncIOMotorLatentCommandCursor = create_asyncio_class(core.AgnosticLatentComman
 AsyncIOMotorChangeStream = create_asyncio_class(core.AgnosticChangeStream)
 AsyncIOMotorClientSession = create_asyncio_class(core.AgnosticClientSession)
 AsyncIOMotorClientEncryption = create_asyncio_class(core.AgnosticClientEncryption)
+AsyncIOMotorGridFSBucket = create_asyncio_class(motor_gridfs.AgnosticGridFSBucket)
+AsyncIOMotorGridIn = create_asyncio_class(motor_gridfs.AgnosticGridIn)
+AsyncIOMotorGridOut = create_asyncio_class(motor_gridfs.AgnosticGridOut)
+AsyncIOMotorGridOutCursor = create_asyncio_class(motor_gridfs.AgnosticGridOutCursor)

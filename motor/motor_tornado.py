@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from motor import core
+from motor import core, motor_gridfs
 from motor.frameworks import tornado as tornado_framework
 from motor.metaprogramming import create_class_with_framework
 
@@ -17,6 +17,10 @@ __all__ = [
     "MotorCommandCursor",
     "MotorCursor",
     "MotorDatabase",
+    "MotorGridFSBucket",
+    "MotorGridIn",
+    "MotorGridOut",
+    "MotorGridOutCursor",
     "MotorLatentCommandCursor",
     "MotorRawBatchCommandCursor",
     "MotorRawBatchCursor",
@@ -39,3 +43,7 @@ MotorLatentCommandCursor = create_motor_class(core.AgnosticLatentCommandCursor)
 MotorChangeStream = create_motor_class(core.AgnosticChangeStream)
 MotorClientSession = create_motor_class(core.AgnosticClientSession)
 MotorClientEncryption = create_motor_class(core.AgnosticClientEncryption)
+MotorGridFSBucket = create_motor_class(motor_gridfs.AgnosticGridFSBucket)
+MotorGridIn = create_motor_class(motor_gridfs.AgnosticGridIn)
+MotorGridOut = create_motor_class(motor_gridfs.AgnosticGridOut)
+MotorGridOutCursor = create_motor_class(motor_gridfs.AgnosticGridOutCursor)

@@ -20,18 +20,12 @@ from test.conftest import Flavor
 # A URI nothing is asked of: the clients built here never connect.
 URI = "mongodb://127.0.0.1:1"
 
-#: Why a class may be missing from motor_asyncio / motor_tornado: it has not been built yet.
-NOT_BUILT_YET = "GridFS and encryption arrive with their own issue"
-
-
 @dataclass(frozen=True)
 class Surface:
     """A PyMongo class and the Motor class (name less the framework prefix) that offers it."""
 
     pymongo: str  # "module:Class"
     motor: str  # "Client" for AsyncIOMotorClient / MotorClient
-    #: Built by another issue: skip (not fail) while the Motor class does not exist.
-    later: bool = False
 
     def pymongo_class(self) -> type:
         module_name, _, class_name = self.pymongo.partition(":")
@@ -40,8 +34,6 @@ class Surface:
     def motor_class(self, flavor: Flavor) -> Any:
         cls = getattr(flavor.module, f"{flavor.prefix}Motor{self.motor}", None)
         if cls is None:
-            if self.later:
-                pytest.skip(NOT_BUILT_YET)
             pytest.fail(f"{flavor.module.__name__} has no {flavor.prefix}Motor{self.motor}")
         return cls
 
@@ -61,11 +53,11 @@ SURFACES = [
     Surface("pymongo.synchronous.command_cursor:RawBatchCommandCursor", "RawBatchCommandCursor"),
     Surface("pymongo.synchronous.change_stream:ChangeStream", "ChangeStream"),
     Surface("pymongo.synchronous.client_session:ClientSession", "ClientSession"),
-    Surface("pymongo.synchronous.encryption:ClientEncryption", "ClientEncryption", later=True),
-    Surface("gridfs.synchronous.grid_file:GridFSBucket", "GridFSBucket", later=True),
-    Surface("gridfs.synchronous.grid_file:GridIn", "GridIn", later=True),
-    Surface("gridfs.synchronous.grid_file:GridOut", "GridOut", later=True),
-    Surface("gridfs.synchronous.grid_file:GridOutCursor", "GridOutCursor", later=True),
+    Surface("pymongo.synchronous.encryption:ClientEncryption", "ClientEncryption"),
+    Surface("gridfs.synchronous.grid_file:GridFSBucket", "GridFSBucket"),
+    Surface("gridfs.synchronous.grid_file:GridIn", "GridIn"),
+    Surface("gridfs.synchronous.grid_file:GridOut", "GridOut"),
+    Surface("gridfs.synchronous.grid_file:GridOutCursor", "GridOutCursor"),
 ]
 
 #: How to get an instance without I/O, to see attributes that a constructor sets (a collection's
@@ -152,7 +144,7 @@ def test_exclusions_not_stale(flavor: Flavor, surface: Surface, instance_of: Any
 
 
 def test_exclusion_table_covers_only_wrapped_classes_with_sentences() -> None:
-    wrapped = {surface.pymongo_class() for surface in SURFACES if not surface.later}
+    wrapped = {surface.pymongo_class() for surface in SURFACES}
     for table in (EXCLUDED, REFUSED_SYNC_PROTOCOL):
         for pymongo_class, reasons in table.items():
             assert pymongo_class in wrapped, f"{pymongo_class.__qualname__} is not a wrapped class"
@@ -219,8 +211,5 @@ def test_refused_sync_protocol_is_refused(flavor: Flavor, surface: Surface, inst
 def test_instance_factories_build_the_right_classes(flavor: Flavor, instance_of: Any) -> None:
     for surface in SURFACES:
         if surface.motor not in INSTANCES:
-            continue
-        if getattr(flavor.module, f"{flavor.prefix}Motor{surface.motor}", None) is None:
-            assert surface.later, surface.motor
             continue
         assert type(instance_of(surface.motor)) is surface.motor_class(flavor), surface.motor

@@ -25,8 +25,6 @@ from test.conftest import DB_NAME, Flavor
 CONTRACT = Path(__file__).parent / "contract" / "motor-api.md"
 
 #: Classes built by another issue: skipped (not failed) while absent from the module.
-NOT_BUILT_YET = {"GridFSBucket", "GridIn", "GridOut", "GridOutCursor", "ClientEncryption"}
-NOT_BUILT_YET_REASON = "GridFS and encryption arrive with their own issue"
 
 KINDS = ("awaitable", "property", "plain method", "chaining")
 
@@ -95,8 +93,6 @@ def test_contract_parsed() -> None:
 def motor_class(flavor: Flavor, short_name: str) -> Any:
     cls = getattr(flavor.module, f"{flavor.prefix}Motor{short_name}", None)
     if cls is None:
-        if short_name in NOT_BUILT_YET:
-            pytest.skip(NOT_BUILT_YET_REASON)
         pytest.fail(f"{flavor.module.__name__} has no {flavor.prefix}Motor{short_name}")
     return cls
 
