@@ -106,6 +106,12 @@ class AgnosticBaseCursor(_Owned):
     happens on the loop thread. Only fetching a batch goes to a worker thread.
     """
 
+    #: Turns a document of PyMongo's buffer into what the cursor yields; ``None`` yields it as is.
+    #: (GridOutCursor makes Motor GridOut objects of file documents.)
+    _convert: ClassVar[Callable[[Any, Any], Any] | None] = None
+    #: PyMongo's cursor class whose ``next`` and ``to_list`` give the buffer's raw documents.
+    _raw_cursor_class: ClassVar[type] = object
+
     def __init__(self, cursor: Any, owner: AgnosticBase) -> None:
         self.delegate = cursor
         self._owner = owner
@@ -121,11 +127,17 @@ class AgnosticBaseCursor(_Owned):
         delegate = self.delegate
         return None if delegate is None else getattr(delegate, "_data", None)
 
-    def _next_in_worker(self) -> Any:
+    def _next_raw_in_worker(self) -> Any:
         cursor = self._started()
         if cursor is None:
             raise StopAsyncIteration
-        return next(cursor)
+        if self._raw_cursor_class is object:
+            return cursor.next()
+        return self._raw_cursor_class.next(cursor)  # type: ignore[attr-defined]
+
+    def _next_in_worker(self) -> Any:
+        document = self._next_raw_in_worker()
+        return document if self._convert is None else self._convert(document)
 
     def __aiter__(self) -> AgnosticBaseCursor:
         return self
@@ -133,7 +145,7 @@ class AgnosticBaseCursor(_Owned):
     async def __anext__(self) -> Any:
         buffer = self._buffer()
         if buffer:
-            return buffer.popleft()
+            return buffer.popleft() if self._convert is None else self._convert(buffer.popleft())
         return await self._engine.run_cancellable(self._kill_on_cancel, self._next_in_worker)
 
     def next(self) -> asyncio.Future[Any]:
@@ -144,13 +156,20 @@ class AgnosticBaseCursor(_Owned):
         buffer = self._buffer()
         if buffer:
             future = self._engine.loop().create_future()
-            future.set_result(buffer.popleft())
+            future.set_result(buffer.popleft() if self._convert is None else self._convert(buffer.popleft()))
             return future
         return self._engine.run_cancellable(self._kill_on_cancel, self._next_in_worker)
 
     def _to_list_in_worker(self, length: int | None) -> list[Any]:
         cursor = self._started()
-        return [] if cursor is None else cursor.to_list(length)
+        if cursor is None:
+            return []
+        if self._raw_cursor_class is object:
+            documents: list[Any] = cursor.to_list(length)
+        else:
+            documents = self._raw_cursor_class.to_list(cursor, length)  # type: ignore[attr-defined]
+        convert = self._convert
+        return documents if convert is None else [convert(document) for document in documents]
 
     def to_list(self, length: int | None = None) -> asyncio.Future[list[Any]]:
         """Return a Future of a list of up to ``length`` documents (all of them if ``None``).
@@ -188,7 +207,7 @@ class AgnosticBaseCursor(_Owned):
 
     def _fetch_in_worker(self) -> bool:
         try:
-            document = self._next_in_worker()
+            document = self._next_raw_in_worker()
         except (StopIteration, StopAsyncIteration):
             return False
         # Put it back into PyMongo's buffer, so that rewind(), alive and to_list() see it.
@@ -209,7 +228,9 @@ class AgnosticBaseCursor(_Owned):
         """Deprecated: the document that ``fetch_next`` made available, or ``None``."""
         _warn_legacy("next_object")
         buffer = self._buffer()
-        return buffer.popleft() if buffer else None
+        if not buffer:
+            return None
+        return buffer.popleft() if self._convert is None else self._convert(buffer.popleft())
 
     def each(self, callback: Callable[[Any, Exception | None], Any]) -> None:
         """Deprecated: call ``callback(document, None)`` for each document, then ``(None, None)``.

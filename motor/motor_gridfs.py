@@ -797,50 +797,9 @@ class AgnosticGridOutCursor(AgnosticCursor):
         grid_out = GridOut(cursor._root_collection, file_document=file_document, session=cursor.session)
         return wrap_pymongo(self, grid_out)  # type: ignore[no-any-return]
 
-    def _buffer(self) -> _GridOutBuffer | None:
-        data = super()._buffer()
-        return None if data is None else _GridOutBuffer(self, data)
-
-    def _next_in_worker(self) -> Any:
-        return wrap_pymongo(self, super()._next_in_worker())
-
-    def _fetch_in_worker(self) -> bool:
-        # Fetch a file document and leave it in PyMongo's buffer (legacy fetch_next).
-        cursor = self._started()
-        try:
-            document = Cursor.next(cursor)
-        except StopIteration:
-            return False
-        cursor._data.appendleft(document)
-        return True
-
-    def _to_list_in_worker(self, length: int | None) -> list[Any]:
-        # PyMongo's GridOutCursor.to_list(n) raises StopIteration when fewer than n files remain.
-        cursor = self._started()
-        result: list[Any] = []
-        while length is None or len(result) < length:
-            try:
-                result.append(wrap_pymongo(self, cursor.next()))
-            except StopIteration:
-                break
-        return result
-
-
-class _GridOutBuffer:
-    """A GridOutCursor's batch of file documents, seen as the GridOuts they become."""
-
-    def __init__(self, cursor: AgnosticGridOutCursor, data: Any) -> None:
-        self._cursor = cursor
-        self._data = data
-
-    def __bool__(self) -> bool:
-        return bool(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def popleft(self) -> AgnosticGridOut:
-        return self._cursor._grid_out(self._data.popleft())
+    # PyMongo's GridOutCursor would build PyMongo GridOuts; read file documents, make Motor's.
+    _raw_cursor_class = Cursor
+    _convert = _grid_out
 
 
 # ---------------------------------------------------------------------------------------------
