@@ -1,0 +1,65 @@
+"""The one table of PyMongo tests that Synchro does not run, each with its reason.
+
+A key is a path relative to PyMongo's source directory: a whole module (``test/test_pooling.py``),
+or a test or test class in pytest's node-id form (``test/test_client.py::TestClient::test_x``),
+where ``*`` matches any characters (for tests generated in a loop).
+``python -m synchro.synchrotest --check-exclusions`` fails when an entry names a module that does
+not exist, or a test that the run collected nothing for: the table must not go stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+__all__ = ["EXCLUSIONS", "excluded_modules", "excluded_tests"]
+
+_DRIVER_INFO = (
+    "compares the handshake metadata with PyMongo's exactly; Motor appends its own DriverInfo "
+    "(name Motor, its version, and the framework in platform) to every client's handshake"
+)
+_LEGACY_GRIDFS = "uses the legacy gridfs.GridFS API, which Motor does not offer (Motor offers GridFSBucket)"
+
+_MOCK_CLIENT = (
+    "subclasses PyMongo's MongoClient with mock topologies (test/pymongo_mocks.py) to fake server "
+    "responses inside PyMongo's own machinery; a wrapper cannot be subclassed that way"
+)
+
+EXCLUSIONS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        # Whole modules.
+        "test/test_pooling.py": "PyMongo's connection pool internals, which Motor uses unchanged",
+        "test/test_fork.py": (
+            "forks with PyMongo's client locks held; Synchro's event loop thread does not survive fork"
+        ),
+        "test/test_mongos_load_balancing.py": _MOCK_CLIENT,
+        "test/test_replica_set_reconfig.py": _MOCK_CLIENT,
+        "test/test_gridfs.py": _LEGACY_GRIDFS,
+        "test/test_grid_file.py": (
+            "tests PyMongo's GridIn/GridOut built on the legacy GridFS collections' private helpers"
+        ),
+        # Tests.
+        "test/test_client.py::ClientUnitTest::test_metadata": _DRIVER_INFO,
+        "test/test_client.py::ClientUnitTest::test_metadata_appends_driver_info": _DRIVER_INFO,
+        "test/test_client.py::TestClient::test_handshake_*": _DRIVER_INFO,
+        "test/test_session.py::TestSession::test_gridfs": _LEGACY_GRIDFS,
+        "test/test_transactions.py::TestTransactions::test_gridfs_does_not_support_transactions": (
+            _LEGACY_GRIDFS
+        ),
+        "test/test_cursor.py::TestCursor::test_clone": (
+            "compares the cursors' __dict__, that is PyMongo's private state; a Synchro cursor's "
+            "__dict__ holds the Motor cursor"
+        ),
+    }
+)
+
+
+def excluded_modules() -> dict[str, str]:
+    """The entries that exclude whole modules."""
+    return {key: reason for key, reason in EXCLUSIONS.items() if "::" not in key}
+
+
+def excluded_tests() -> dict[str, str]:
+    """The entries that exclude tests or test classes."""
+    return {key: reason for key, reason in EXCLUSIONS.items() if "::" in key}

@@ -1,0 +1,259 @@
+"""Run PyMongo's own test suite through Synchro, that is, through Motor.
+
+Usage::
+
+    python -m synchro.synchrotest PYMONGO_SOURCE_DIR [options] [pytest arguments...]
+    python -m synchro.synchrotest --fetch [options] [pytest arguments...]
+    python -m synchro.synchrotest --subset ci          # fetches, then runs the CI subset
+
+Options (everything else goes to pytest):
+
+``--fetch``
+    use the source distribution of the installed PyMongo, downloading it first if needed
+    (:mod:`synchro.fetch`); implied when no source directory is given.
+``--subset NAME``
+    run the modules of a named subset (:data:`SUBSETS`) instead of the whole suite.
+``--real``
+    run PyMongo's suite on the real PyMongo (no import hook, no exclusions), in the same harness:
+    the baseline that Synchro is compared with.
+``--check-exclusions``
+    fail the run if an entry of :data:`synchro.exclusions.EXCLUSIONS` is stale (its module does
+    not exist, or a test it names was not collected although its module was).
+``--report FILE``
+    write each test's outcome to FILE as JSON (for comparing runs, see :mod:`synchro.compare`).
+
+The server is ``MONGODB_URI`` if set, else ``DB_IP``/``DB_PORT`` if set (PyMongo's suite reads
+those), else a SecantusDB started for the run with :class:`motor.testing.SecantusServer`.
+
+Inside PyMongo's ``test`` package, ``import pymongo`` (and ``gridfs``, ``pymongo.synchronous...``)
+gives Synchro's facade modules (:mod:`synchro.importer`); PyMongo itself and Motor keep the real
+PyMongo. ``test/asynchronous`` is ignored: it tests PyMongo's own async API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fnmatch
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["SUBSETS", "SynchroPlugin", "main"]
+
+#: Named subsets of PyMongo's test modules.
+SUBSETS: dict[str, list[str]] = {
+    # Core modules, in about five minutes on a two-core machine.
+    "ci": [
+        "test/test_client.py",
+        "test/test_database.py",
+        "test/test_collection.py",
+        "test/test_cursor.py",
+        "test/test_bulk.py",
+        "test/test_change_stream.py",
+        "test/test_session.py",
+        "test/test_transactions.py",
+        "test/test_gridfs_bucket.py",
+        "test/test_crud_unified.py",
+    ],
+}
+
+
+def _node_module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+class SynchroPlugin:
+    """The pytest plugin: applies the exclusion table, checks it, and records outcomes."""
+
+    def __init__(
+        self,
+        finder: Any,
+        exclusions: dict[str, str],
+        source: Path,
+        check: bool,
+        report: str | None,
+        mode: str,
+    ) -> None:
+        self.finder = finder
+        self.exclusions = exclusions
+        self.source = source
+        self.check = check
+        self.report_path = report
+        self.mode = mode
+        self.used: set[str] = set()
+        self.collected_modules: set[str] = set()
+        self.outcomes: dict[str, str] = {}
+        self.stale: list[str] = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_load_initial_conftests(self, early_config: Any, parser: Any, args: Any) -> None:
+        # pytest put its assertion-rewriting finder first; ours must see PyMongo's tests first.
+        if self.finder is not None:
+            self.finder.move_to_front()
+
+    def _exclusion_for(self, nodeid: str) -> str | None:
+        for key in self.exclusions:
+            if nodeid == key or nodeid.startswith((key + "::", key + "[")):
+                return key
+            if "*" in key and fnmatch.fnmatchcase(nodeid.split("[", maxsplit=1)[0], key):
+                return key
+        return None
+
+    def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
+        kept, dropped = [], []
+        for item in items:
+            self.collected_modules.add(_node_module(item.nodeid))
+            key = self._exclusion_for(item.nodeid)
+            if key is None:
+                kept.append(item)
+            else:
+                self.used.add(key)
+                dropped.append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        for key in self.exclusions:
+            module = _node_module(key)
+            if not (self.source / module).exists():
+                self.stale.append(f"{key}: no such module")
+            elif "::" in key and module in self.collected_modules and key not in self.used:
+                self.stale.append(f"{key}: collected no test")
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if report.when == "call" or report.outcome != "passed":
+            previous = self.outcomes.get(report.nodeid)
+            if previous in (None, "passed") or report.outcome == "failed":
+                outcome = report.outcome
+                if report.when != "call" and report.outcome == "failed":
+                    outcome = "error"
+                self.outcomes[report.nodeid] = outcome
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        counts: dict[str, int] = {}
+        for outcome in self.outcomes.values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        line = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        terminalreporter.write_line(f"synchro ({self.mode}): {line}; {len(self.used)} exclusions applied")
+        if self.stale and self.check:
+            terminalreporter.write_line("synchro: stale exclusions:", red=True)
+            for entry in self.stale:
+                terminalreporter.write_line(f"  {entry}", red=True)
+
+    def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
+        if self.report_path:
+            Path(self.report_path).write_text(json.dumps(self.outcomes, indent=0, sort_keys=True))
+        if self.check and self.stale:
+            session.exitstatus = 1
+
+
+@contextlib.contextmanager
+def _server() -> Iterator[None]:
+    """Point PyMongo's suite (DB_IP / DB_PORT) at the server under test."""
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        from pymongo.uri_parser import parse_uri
+
+        host, port = parse_uri(uri)["nodelist"][0]
+        os.environ["DB_IP"], os.environ["DB_PORT"] = host, str(port)
+        yield
+        return
+    if os.environ.get("DB_IP") or os.environ.get("DB_PORT"):
+        yield
+        return
+    from motor.testing import SecantusServer
+
+    with SecantusServer() as server:
+        os.environ["DB_IP"], os.environ["DB_PORT"] = "127.0.0.1", str(server.port)
+        print(f"synchro: SecantusDB on 127.0.0.1:{server.port}", flush=True)
+        yield
+
+
+def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m synchro.synchrotest",
+        usage="%(prog)s [PYMONGO_SOURCE_DIR] [options] [pytest arguments...]",
+        description="Run PyMongo's test suite through Synchro (Motor); other arguments go to pytest.",
+    )
+    parser.add_argument("--fetch", action="store_true", help="use the installed PyMongo's sdist")
+    parser.add_argument("--subset", choices=sorted(SUBSETS), help="run a named subset of modules")
+    parser.add_argument("--real", action="store_true", help="run on the real PyMongo (baseline)")
+    parser.add_argument("--check-exclusions", action="store_true", help="fail on stale exclusions")
+    parser.add_argument("--report", help="write each test's outcome to this JSON file")
+    options, rest = parser.parse_known_args(argv)
+    # PyMongo's source directory is the first argument that is one; the rest go to pytest.
+    options.source = None
+    for i, arg in enumerate(rest):
+        if not arg.startswith("-") and (Path(arg) / "test" / "__init__.py").exists():
+            options.source = rest.pop(i)
+            break
+    return options, rest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run PyMongo's suite; return pytest's exit code."""
+    options, pytest_args = _parse(list(sys.argv[1:] if argv is None else argv))
+
+    # The real PyMongo, Motor and Synchro are imported before PyMongo's source directory goes on
+    # sys.path, so that they are the installed ones and not the sdist's copy.
+    repo = str(Path(__file__).resolve().parent.parent)
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    import bson  # noqa: F401
+    import gridfs  # noqa: F401
+    import pymongo
+
+    import synchro
+    from synchro import exclusions, importer
+
+    if options.source is None:
+        from synchro.fetch import fetch
+
+        source = fetch()
+    else:
+        source = Path(options.source)
+    source = source.resolve()
+    if not (source / "test" / "__init__.py").exists():
+        print(f"synchro: {source} is not PyMongo's source directory (no test/__init__.py)", file=sys.stderr)
+        return 4
+
+    mode = "real PyMongo" if options.real else "Synchro"
+    finder = None
+    table: dict[str, str] = {}
+    args = ["-p", "no:cacheprovider", "--ignore=test/asynchronous", "-o", "junit_logging=no"]
+    args += [f"--junitxml={source / 'xunit-results' / 'synchro.xml'}"]
+    if not options.real:
+        table = dict(exclusions.EXCLUSIONS)
+        finder = importer.install("test", str(source / "test"))
+        args += [f"--ignore={module}" for module in exclusions.excluded_modules()]
+        table = exclusions.excluded_tests()
+        table.update({m: r for m, r in exclusions.EXCLUSIONS.items() if "::" not in m})
+    if options.subset:
+        args += SUBSETS[options.subset]
+    args += pytest_args
+    if not any(a == "test" or a.startswith("test/") for a in pytest_args) and not options.subset:
+        args.append("test")
+
+    plugin = SynchroPlugin(
+        finder, table, source, options.check_exclusions and not options.real, options.report, mode
+    )
+    os.chdir(source)
+    sys.path.insert(0, str(source))
+    start = time.monotonic()
+    print(f"synchro: {mode}, PyMongo {pymongo.version}, Synchro at {synchro.__file__}", flush=True)
+    with _server():
+        code = int(pytest.main(args, plugins=[plugin]))
+    print(f"synchro: {mode} finished in {time.monotonic() - start:.0f}s with exit code {code}", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
