@@ -56,6 +56,7 @@ from motor.metaprogramming import (
     declarations,
     wrap_pymongo,
 )
+from motor.metaprogramming import unwrap_args as motor_unwrap_args
 
 try:
     from motor import motor_gridfs as _motor_gridfs
@@ -242,6 +243,11 @@ def _unwrap_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[A
     return tuple(unwrap(a) for a in args), {k: unwrap(v) for k, v in kwargs.items()}
 
 
+def _to_pymongo_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    # For the constructors that build PyMongo objects themselves: Motor objects become PyMongo's.
+    return motor_unwrap_args(args, kwargs)
+
+
 async def _await_and_wrap(awaitable: Any, owner: Synchro | None) -> Any:
     return wrap(await awaitable, owner)
 
@@ -394,9 +400,12 @@ def _finish_class(cls: type[Synchro], agnostic: type) -> None:
             type.__setattr__(cls, "__class_attributes__", cls.__class_attributes__ | {name})
             continue
         if callable(attribute) and not isinstance(attribute, type):
+            motor_attribute = getattr(cls.__motor_class__, attr_name, None)
+            if callable(motor_attribute):
+                # Motor's method has PyMongo's signature and docstring (``inspect.signature``).
+                functools.update_wrapper(attribute, motor_attribute)
             attribute.__name__ = name
             attribute.__qualname__ = f"{cls.__name__}.{name}"
-            attribute.__doc__ = f"Run Motor's {agnostic.__motor_class_name__}.{attr_name} to completion."
         setattr(cls, name, attribute)
     for sync_name, async_name in SYNC_PROTOCOL.items():
         if sync_name in vars(cls) or not callable(getattr(agnostic, async_name, None)):
@@ -662,12 +671,13 @@ class Cursor(_SynchroCursor):
     """PyMongo's Cursor, run on Motor's AsyncIOMotorCursor."""
 
     def __init__(self, collection: Collection, *args: Any, **kwargs: Any) -> None:
+        # PyMongo's constructor does no I/O.
         args, kwargs = _unwrap_args(args, kwargs)
+        args, kwargs = _to_pymongo_args(args, kwargs)
         motor_collection = unwrap(collection)
-        pymongo_cursor = pymongo.synchronous.cursor.Cursor(motor_collection.delegate, *args, **kwargs)
-        object.__setattr__(
-            self, "delegate", motor_asyncio.AsyncIOMotorCursor(pymongo_cursor, motor_collection)
-        )
+        pymongo_class = type(self).__agnostic_class__.__delegate_class__
+        pymongo_cursor = pymongo_class(motor_collection.delegate, *args, **kwargs)
+        object.__setattr__(self, "delegate", type(self).__motor_class__(pymongo_cursor, motor_collection))
 
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
@@ -696,6 +706,18 @@ class RawBatchCursor(Cursor):
 
 class CommandCursor(_SynchroCursor):
     """PyMongo's CommandCursor, run on Motor's AsyncIOMotorCommandCursor (or latent one)."""
+
+    def __init__(
+        self, collection: Collection, cursor_info: Any, address: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        # PyMongo's constructor does no I/O (the first batch is in cursor_info).
+        args, kwargs = _unwrap_args(args, kwargs)
+        args, kwargs = _to_pymongo_args(args, kwargs)
+        motor_collection = unwrap(collection)
+        pymongo_class = type(self).__agnostic_class__.__delegate_class__
+        pymongo_cursor = pymongo_class(motor_collection.delegate, cursor_info, address, *args, **kwargs)
+        motor_class = type(self).__motor_class__
+        object.__setattr__(self, "delegate", motor_class(pymongo_cursor, motor_collection))
 
 
 class RawBatchCommandCursor(CommandCursor):

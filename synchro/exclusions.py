@@ -3,6 +3,10 @@
 A key is a path relative to PyMongo's source directory: a whole module (``test/test_pooling.py``),
 or a test or test class in pytest's node-id form (``test/test_client.py::TestClient::test_x``),
 where ``*`` matches any characters (for tests generated in a loop).
+An entry whose reason starts with :data:`MOTOR_GAP` is not a test that cannot apply to a wrapper
+but a gap of Motor's own, written up with its fix: the test still runs, marked as an expected
+failure (strictly: once Motor is fixed it passes, and the run fails until the entry goes).
+
 ``python -m synchro.synchrotest --check-exclusions`` fails when an entry names a module that does
 not exist, or a test that the run collected nothing for: the table must not go stale.
 """
@@ -13,7 +17,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["EXCLUSIONS", "excluded_modules", "excluded_tests"]
+__all__ = ["EXCLUSIONS", "MOTOR_GAP", "excluded_modules", "excluded_tests"]
+
+#: The start of the reason of an entry that is a gap in Motor (an expected failure).
+MOTOR_GAP = "Motor gap: "
 
 _DRIVER_INFO = (
     "compares the handshake metadata with PyMongo's exactly; Motor appends its own DriverInfo "
@@ -46,6 +53,16 @@ EXCLUSIONS: Final[Mapping[str, str]] = MappingProxyType(
         "test/test_session.py::TestSession::test_gridfs": _LEGACY_GRIDFS,
         "test/test_transactions.py::TestTransactions::test_gridfs_does_not_support_transactions": (
             _LEGACY_GRIDFS
+        ),
+        # Gaps in Motor: run, and expected to fail until Motor is fixed.
+        "test/test_cursor.py::TestCursor::test_deepcopy_cursor_littered_with_regexes": (
+            MOTOR_GAP + "copy.copy() and copy.deepcopy() of a Motor cursor copy the wrapper, not "
+            "PyMongo's cursor (AgnosticBaseCursor lacks __copy__/__deepcopy__); deepcopy fails on "
+            "the client's lock"
+        ),
+        "test/test_session.py::TestSession::test_session_not_copyable": (
+            MOTOR_GAP + "copy.copy() of a Motor session succeeds; PyMongo's ClientSession refuses "
+            "with TypeError (AgnosticClientSession lacks __copy__)"
         ),
         "test/test_cursor.py::TestCursor::test_clone": (
             "compares the cursors' __dict__, that is PyMongo's private state; a Synchro cursor's "

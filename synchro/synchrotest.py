@@ -21,6 +21,11 @@ Options (everything else goes to pytest):
     not exist, or a test it names was not collected although its module was).
 ``--report FILE``
     write each test's outcome to FILE as JSON (for comparing runs, see :mod:`synchro.compare`).
+``--compare``
+    judge the run against real PyMongo: the tests that fail through Synchro are run again on real
+    PyMongo, against the same server, and those that pass there are run through Synchro once more;
+    the exit code is 0 unless a test passes on real PyMongo and fails through Synchro twice (a
+    test that fails on both is the server's limit, not Motor's). This is what CI runs.
 
 The server is ``MONGODB_URI`` if set, else ``DB_IP``/``DB_PORT`` if set (PyMongo's suite reads
 those), else a SecantusDB started for the run with :class:`motor.testing.SecantusServer`.
@@ -107,14 +112,21 @@ class SynchroPlugin:
         return None
 
     def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
+        from synchro.exclusions import MOTOR_GAP
+
         kept, dropped = [], []
         for item in items:
             self.collected_modules.add(_node_module(item.nodeid))
             key = self._exclusion_for(item.nodeid)
             if key is None:
                 kept.append(item)
+                continue
+            self.used.add(key)
+            reason = self.exclusions[key]
+            if reason.startswith(MOTOR_GAP):
+                item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+                kept.append(item)
             else:
-                self.used.add(key)
                 dropped.append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
@@ -188,6 +200,7 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--real", action="store_true", help="run on the real PyMongo (baseline)")
     parser.add_argument("--check-exclusions", action="store_true", help="fail on stale exclusions")
     parser.add_argument("--report", help="write each test's outcome to this JSON file")
+    parser.add_argument("--compare", action="store_true", help="fail only on regressions from real PyMongo")
     options, rest = parser.parse_known_args(argv)
     # PyMongo's source directory is the first argument that is one; the rest go to pytest.
     options.source = None
@@ -251,8 +264,62 @@ def main(argv: list[str] | None = None) -> int:
     print(f"synchro: {mode}, PyMongo {pymongo.version}, Synchro at {synchro.__file__}", flush=True)
     with _server():
         code = int(pytest.main(args, plugins=[plugin]))
-    print(f"synchro: {mode} finished in {time.monotonic() - start:.0f}s with exit code {code}", flush=True)
+        print(
+            f"synchro: {mode} finished in {time.monotonic() - start:.0f}s with exit code {code}", flush=True
+        )
+        if options.compare and not options.real and code in (0, 1):
+            code = _compare(source, plugin, pytest_args)
     return code
+
+
+def _rerun(source: Path, nodeids: list[str], real: bool, pytest_args: list[str]) -> dict[str, str]:
+    """Run some tests again in a new process (real PyMongo or Synchro); return their outcomes."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        options: list[str] = []
+        for i, arg in enumerate(pytest_args):
+            if arg.startswith("--timeout="):
+                options.append(arg)
+            elif arg == "--timeout" and i + 1 < len(pytest_args):
+                options += [arg, pytest_args[i + 1]]
+        command = [sys.executable, "-m", "synchro.synchrotest", str(source), "-q", "--tb=no", "--report"]
+        command += [str(report), *(["--real"] if real else []), *options, *nodeids]
+        repo = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
+        subprocess.run(command, cwd=repo, env=env, check=False, stdout=subprocess.DEVNULL)
+        return dict(json.loads(report.read_text())) if report.exists() else {}
+
+
+def _compare(source: Path, plugin: SynchroPlugin, pytest_args: list[str]) -> int:
+    failing = sorted(k for k, v in plugin.outcomes.items() if v in ("failed", "error"))
+    passed = sum(1 for v in plugin.outcomes.values() if v == "passed")
+    if not failing:
+        print(f"synchro: compare: all {passed} tests that ran passed through Synchro", flush=True)
+        return 0
+    print(f"synchro: compare: running the {len(failing)} failing tests on real PyMongo", flush=True)
+    real = _rerun(source, failing, True, pytest_args)
+    if not real:
+        print("synchro: compare: the run on real PyMongo reported nothing", file=sys.stderr)
+        return 3
+    suspects = [k for k in failing if real.get(k) == "passed"]
+    regressions: list[str] = []
+    if suspects:
+        print(f"synchro: compare: running {len(suspects)} tests through Synchro again", flush=True)
+        again = _rerun(source, suspects, False, pytest_args)
+        regressions = [k for k in suspects if again.get(k) != "passed"]
+    both = len(failing) - len(suspects)
+    print(
+        f"synchro: compare: {passed} passed through Synchro; {both} fail on real PyMongo too "
+        f"(the server's limits); {len(suspects) - len(regressions)} passed when run again; "
+        f"{len(regressions)} regressions",
+        flush=True,
+    )
+    for nodeid in regressions:
+        print(f"  REGRESSION {nodeid}", flush=True)
+    return 1 if regressions else 0
 
 
 if __name__ == "__main__":
