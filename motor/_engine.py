@@ -121,6 +121,31 @@ def _work(
         _deliver(loop, future, result, False, on_cancel)
 
 
+_session_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_session_locks_lock = threading.Lock()
+
+
+def session_lock(session: Any) -> threading.RLock:
+    """Return the lock that serializes the worker threads using a PyMongo session.
+
+    A PyMongo session is not thread-safe, and Motor may run two calls on one session on two worker
+    threads (a cancelled transaction's abort while its insert still runs, say): each such call
+    holds the session's lock, so they run one after the other, in the order they were submitted
+    to the thread pool.
+    """
+    lock = _session_locks.get(session)
+    if lock is None:
+        with _session_locks_lock:
+            lock = _session_locks.setdefault(session, threading.RLock())
+    return lock
+
+
+def call_in_session(session: Any, fn: Callable[..., _T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _T:
+    """Call ``fn(*args, **kwargs)`` holding ``session``'s lock (worker thread)."""
+    with session_lock(session):
+        return fn(*args, **kwargs)
+
+
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 _fork_hooks: list[Callable[[], None]] = []
 
@@ -143,6 +168,25 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _close_at_exit() -> None:
+    # Runs before concurrent.futures joins its worker threads at interpreter exit: a worker still
+    # waiting for a server would hold the exit for up to serverSelectionTimeoutMS. Closing the
+    # PyMongo client wakes it, and queued calls are dropped.
+    for engine in list(_engines):
+        executor = engine._executor
+        if engine._closed or executor is None:
+            continue
+        engine._closed = True
+        executor.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(Exception):
+            engine._final()
+
+
+# Interpreter exit joins thread pools in threading's own exit hooks, which run before the atexit
+# module's, newest first; concurrent.futures.thread registered its hook when it was imported above.
+threading._register_atexit(_close_at_exit)  # type: ignore[attr-defined]
+
+
 class Engine:
     """The event-loop binding and thread pool shared by a client and every object reached from it.
 
@@ -151,12 +195,14 @@ class Engine:
         running loop of each call.
     :param max_workers: the most worker threads this client runs at once.
     :param owner_name: the client's class name, for error messages.
+    :param final: closes the PyMongo client (run by :meth:`close`, or at interpreter exit).
     """
 
     __slots__ = (
         "__weakref__",
         "_closed",
         "_executor",
+        "_final",
         "_lock",
         "_pinned",
         "framework",
@@ -165,7 +211,14 @@ class Engine:
         "pinned_io_loop",
     )
 
-    def __init__(self, framework: Framework, io_loop: Any, max_workers: int, owner_name: str) -> None:
+    def __init__(
+        self,
+        framework: Framework,
+        io_loop: Any,
+        max_workers: int,
+        owner_name: str,
+        final: Callable[[], Any],
+    ) -> None:
         if io_loop is not None:
             framework.check_event_loop(io_loop)
         self.framework = framework
@@ -173,6 +226,7 @@ class Engine:
         self._pinned = framework.to_asyncio_loop(io_loop) if io_loop is not None else None
         self.max_workers = max_workers
         self.owner_name = owner_name
+        self._final = final
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -259,13 +313,14 @@ class Engine:
         """Run ``fn(*args)`` on a worker thread with no one waiting for it (background work)."""
         self.executor().submit(fn, *args)
 
-    def close(self, final: Callable[[], Any]) -> asyncio.Future[None] | None:
-        """Mark the client closed and run ``final`` (PyMongo's close) on a worker thread.
+    def close(self) -> asyncio.Future[None] | None:
+        """Mark the client closed and close the PyMongo client on a worker thread.
 
         Later calls raise :exc:`~pymongo.errors.InvalidOperation`. Returns a Future that resolves
-        when ``final`` has run if an event loop is running, else runs ``final`` at once (there is no
-        loop to block) and returns ``None``.
+        when PyMongo's client is closed if an event loop is running, else closes it at once (there is
+        no loop to block) and returns ``None``.
         """
+        final = self._final
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

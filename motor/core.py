@@ -10,11 +10,13 @@ construction, cursor iteration, transactions, and the client's non-blocking prop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import random
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, ClassVar
 
@@ -34,7 +36,7 @@ from pymongo.synchronous.encryption import ClientEncryption
 from pymongo.synchronous.mongo_client import MongoClient
 from pymongo.topology_description import TOPOLOGY_TYPE
 
-from motor._engine import Engine, default_max_workers, validate_max_workers
+from motor._engine import Engine, default_max_workers, session_lock, validate_max_workers
 from motor._version import version
 from motor.metaprogramming import (
     AgnosticBase,
@@ -123,6 +125,17 @@ class AgnosticBaseCursor(_Owned):
         """Return the PyMongo cursor, creating it first if it is deferred (worker thread)."""
         return self.delegate
 
+    def _session_of(self, kwargs: dict[str, Any]) -> Any:
+        session = kwargs.get("session")
+        if session is None and self.delegate is not None:
+            session = self.delegate.session
+        return session
+
+    def _in_session(self) -> AbstractContextManager[Any]:
+        """Hold the lock of the cursor's explicit session, if any, while a worker uses the cursor."""
+        session = self._session_of({})
+        return contextlib.nullcontext() if session is None else session_lock(session)
+
     def _buffer(self) -> Any:
         delegate = self.delegate
         return None if delegate is None else getattr(delegate, "_data", None)
@@ -136,7 +149,8 @@ class AgnosticBaseCursor(_Owned):
         return self._raw_cursor_class.next(cursor)  # type: ignore[attr-defined]
 
     def _next_in_worker(self) -> Any:
-        document = self._next_raw_in_worker()
+        with self._in_session():
+            document = self._next_raw_in_worker()
         return document if self._convert is None else self._convert(document)
 
     def __aiter__(self) -> AgnosticBaseCursor:
@@ -161,13 +175,14 @@ class AgnosticBaseCursor(_Owned):
         return self._engine.run_cancellable(self._kill_on_cancel, self._next_in_worker)
 
     def _to_list_in_worker(self, length: int | None) -> list[Any]:
-        cursor = self._started()
-        if cursor is None:
-            return []
-        if self._raw_cursor_class is object:
-            documents: list[Any] = cursor.to_list(length)
-        else:
-            documents = self._raw_cursor_class.to_list(cursor, length)  # type: ignore[attr-defined]
+        with self._in_session():
+            cursor = self._started()
+            if cursor is None:
+                return []
+            if self._raw_cursor_class is object:
+                documents: list[Any] = cursor.to_list(length)
+            else:
+                documents = self._raw_cursor_class.to_list(cursor, length)  # type: ignore[attr-defined]
         convert = self._convert
         return documents if convert is None else [convert(document) for document in documents]
 
@@ -185,10 +200,15 @@ class AgnosticBaseCursor(_Owned):
 
     def _close_in_worker(self) -> None:
         if self.delegate is not None:
-            self.delegate.close()
+            with self._in_session():
+                self.delegate.close()
 
     def _kill_on_cancel(self) -> None:
-        # A cancelled fetch leaves the cursor in an unknown position: kill it, as a break would.
+        # A cancelled fetch leaves the cursor in an unknown position: end it, as a break would,
+        # rather than resume after a gap.
+        buffer = self._buffer()
+        if buffer:
+            buffer.clear()
         self._engine.run_detached(self._close_in_worker)
 
     def close(self) -> asyncio.Future[None]:
@@ -207,7 +227,8 @@ class AgnosticBaseCursor(_Owned):
 
     def _fetch_in_worker(self) -> bool:
         try:
-            document = self._next_raw_in_worker()
+            with self._in_session():
+                document = self._next_raw_in_worker()
         except (StopIteration, StopAsyncIteration):
             return False
         # Put it back into PyMongo's buffer, so that rewind(), alive and to_list() see it.
@@ -332,8 +353,9 @@ class AgnosticCommandCursor(AgnosticBaseCursor):
     batch_size = MotorCursorChainingMethod()
 
     def _try_next_in_worker(self) -> Any:
-        cursor = self._started()
-        return None if cursor is None else cursor.try_next()
+        with self._in_session():
+            cursor = self._started()
+            return None if cursor is None else cursor.try_next()
 
     def try_next(self) -> asyncio.Future[Any]:
         """Return a Future of the next document, or of ``None`` if none is available now.
@@ -423,6 +445,11 @@ class AgnosticLatentCommandCursor(AgnosticCommandCursor):
         """The server's address, once the command has run."""
         return None if self.delegate is None else self.delegate.address
 
+    def _session_of(self, kwargs: dict[str, Any]) -> Any:
+        if self.delegate is None:
+            return kwargs.get("session") or self._kwargs.get("session")
+        return super()._session_of(kwargs)
+
     @property
     def session(self) -> Any:
         """The PyMongo session the command runs in, if one was given."""
@@ -475,7 +502,18 @@ class AgnosticChangeStream(_Owned):
         return self.delegate
 
     def _next_in_worker(self) -> Any:
-        return self._started().next()
+        # PyMongo's next() waits until a change comes or the stream is closed; polling with
+        # try_next() (one getMore each) lets a cancellation free this worker within a round trip,
+        # even when no other worker is free to run the close.
+        stream = self._started()
+        while not self._closed:
+            change = stream.try_next()
+            if change is not None:
+                return change
+            if not stream.alive:
+                break
+        stream.close()
+        raise StopAsyncIteration
 
     def _close_on_cancel(self, future: asyncio.Future[Any]) -> None:
         if future.cancelled():
@@ -521,10 +559,10 @@ class AgnosticChangeStream(_Owned):
 
     @property
     def alive(self) -> bool:
-        """Whether the change stream may return more changes."""
-        if self.delegate is None:
-            return not self._closed
-        return bool(self.delegate.alive)
+        """Whether the change stream may return more changes (false as soon as it is closed)."""
+        if self._closed:
+            return False
+        return True if self.delegate is None else bool(self.delegate.alive)
 
     @property
     def resume_token(self) -> Mapping[str, Any] | None:
@@ -627,6 +665,9 @@ class AgnosticClientSession(_Owned):
     def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
         assert isinstance(owner, _Owned)
         return cls(delegate, owner._client)
+
+    def _session_of(self, kwargs: dict[str, Any]) -> Any:
+        return self.delegate
 
     @property
     def client(self) -> AgnosticClient:
@@ -1036,6 +1077,7 @@ class AgnosticClient(_Wrapping):
             io_loop,
             max_workers or default_max_workers(delegate.options.pool_options.max_pool_size or None),
             type(self).__name__,
+            delegate.close,
         )
         if connect is not None and not isinstance(connect, bool):
             raise TypeError(f"connect must be True or False, not {connect!r}")
@@ -1097,7 +1139,7 @@ class AgnosticClient(_Wrapping):
         this returns a Future to await if you want to wait for it. Using the client, or anything
         reached from it, after close raises :exc:`~pymongo.errors.InvalidOperation`.
         """
-        return self._engine.close(self.delegate.close)
+        return self._engine.close()
 
     async def aclose(self) -> None:
         """Close the client and wait until it is closed (PyMongo Async's spelling)."""

@@ -24,12 +24,10 @@ import functools
 import inspect
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from motor._engine import Engine, call_in_session
 from motor.frameworks.interface import Framework
-
-if TYPE_CHECKING:
-    from motor._engine import Engine
 
 __all__ = [
     "AgnosticBase",
@@ -114,6 +112,10 @@ class AgnosticBase:
     def __class_getitem__(cls, item: Any) -> types.GenericAlias:
         """``AsyncIOMotorCollection[Movie]`` works at run time too: the stubs declare it generic."""
         return types.GenericAlias(cls, item)
+
+    def _session_of(self, kwargs: dict[str, Any]) -> Any:
+        """The PyMongo session a call with these (unwrapped) arguments runs in, if explicit."""
+        return kwargs.get("session")
 
     def get_io_loop(self) -> Any:
         """Return the framework event loop this object's client uses (pinned or current)."""
@@ -237,17 +239,17 @@ class Async(MotorAttributeFactory):
 
     def create_attribute(self, cls: type[AgnosticBase], attr_name: str) -> Any:
         name = self.pymongo_name or attr_name
-        if self.wrap is None:
+        wrap = self.wrap
 
-            def method(self: AgnosticBase, *args: Any, **kwargs: Any) -> Any:
-                args, kwargs = unwrap_args(args, kwargs)
-                return self._engine.run(getattr(self.delegate, name), *args, **kwargs)
-
-        else:
-
-            def method(self: AgnosticBase, *args: Any, **kwargs: Any) -> Any:
-                args, kwargs = unwrap_args(args, kwargs)
-                return self._engine.run(_call_and_wrap, self, getattr(self.delegate, name), args, kwargs)
+        def method(self: AgnosticBase, *args: Any, **kwargs: Any) -> Any:
+            args, kwargs = unwrap_args(args, kwargs)
+            fn = getattr(self.delegate, name)
+            if wrap is not None:
+                fn, args, kwargs = _call_and_wrap, (self, fn, args, kwargs), {}
+            session = self._session_of(kwargs)
+            if session is not None:
+                return self._engine.run(call_in_session, session, fn, args, kwargs)
+            return self._engine.run(fn, *args, **kwargs)
 
         return self._finish(method, cls)
 

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -56,6 +57,7 @@ class SecantusServer:
     :param storage_path: a data directory that survives restarts; in memory by default.
     :param extra_args: more command-line options (``--auth``, ``--tls-cert-file``, ...).
     :param startup_timeout: seconds to wait for the server to answer ``ping``.
+    :param client_options: options of the PyMongo client that pings it (``tls=True``, ...).
     """
 
     def __init__(
@@ -64,11 +66,13 @@ class SecantusServer:
         storage_path: str | os.PathLike[str] | None = None,
         extra_args: list[str] | None = None,
         startup_timeout: float = 30.0,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.storage_path = str(storage_path) if storage_path is not None else ":memory:"
         self.extra_args = list(extra_args or [])
         self.startup_timeout = startup_timeout
+        self.client_options = dict(client_options or {})
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server object
 
@@ -114,7 +118,11 @@ class SecantusServer:
         except OSError:
             return False
         client: MongoClient[dict[str, object]] = MongoClient(
-            "127.0.0.1", self.port, directConnection=True, serverSelectionTimeoutMS=2000
+            "127.0.0.1",
+            self.port,
+            directConnection=True,
+            serverSelectionTimeoutMS=2000,
+            **self.client_options,
         )
         try:
             client.admin.command("ping")

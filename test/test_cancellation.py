@@ -27,7 +27,7 @@ import pymongo
 import pytest
 import tornado.util
 from pymongo import MongoClient, monitoring
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import OperationFailure
 from tornado import gen
 
 from test.conftest import DB_NAME, TORNADO, Flavor
@@ -303,12 +303,6 @@ async def test_cancelled_fetch_kills_the_server_cursor(
     await until(lambda: monitored.pool.in_use == 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="motor/core.py AgnosticBaseCursor._kill_on_cancel kills the server cursor but keeps the "
-    "documents that the cancelled fetch had buffered past the ones it consumed, so iteration resumes "
-    "after a gap",
-)
 async def test_no_document_is_skipped_after_a_cancelled_to_list(
     fail_points: MongoClient[Any], monitored: Any, mcoll: Any, app_name: str
 ) -> None:
@@ -370,12 +364,6 @@ async def test_cancelled_transaction_body_aborts(
         sync_client[DB_NAME][mcoll.name].insert_one({"_id": "in-txn"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=PyMongoError,
-    reason="motor/core.py with_transaction aborts while the cancelled insert still runs on a worker "
-    "thread; the insert then starts the transaction on the server, where it stays open",
-)
 async def test_cancelled_transaction_with_an_operation_in_flight_leaves_no_transaction(
     fail_points: MongoClient[Any], monitored: Any, app_name: str
 ) -> None:
@@ -423,13 +411,6 @@ async def test_cancelled_change_stream_closes(monitored: Any, mcoll: Any, how: s
     await until(lambda: monitored.pool.in_use == 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="motor/core.py AgnosticChangeStream.next runs PyMongo's ChangeStream.next, which loops until "
-    "the stream is closed; the close that cancellation requests waits for a free worker thread, so with "
-    "every worker in such a loop the client hangs",
-)
 async def test_cancelled_change_stream_frees_its_worker_thread(flavor: Flavor, mongodb_uri: str) -> None:
     client = flavor.Client(mongodb_uri, max_workers=1)
     coll = client[DB_NAME][f"cancel_{uuid.uuid4().hex[:10]}"]

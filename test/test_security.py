@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from pymongo import MongoClient
-from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 
 from motor.testing import SecantusServer, free_port
 from test.conftest import Flavor
@@ -158,43 +158,21 @@ async def test_no_password_in_reprs_or_logs(
 # ---------------------------------------------------------------------------------------------
 
 
-class TLSServer(SecantusServer):
-    """A SecantusDB speaking TLS only.
-
-    ``SecantusServer`` checks that its server is up with a plaintext ping, which a TLS server never
-    answers; this one pings over TLS, trusting ``ca_file``.
-    """
-
-    def __init__(self, ca_file: Path, cert_file: Path, key_file: Path) -> None:
-        files = {"--tls-cert-file": cert_file, "--tls-key-file": key_file, "--tls-ca-file": ca_file}
-        super().__init__(extra_args=[arg for option, path in files.items() for arg in (option, str(path))])
-        self.ca_file = ca_file
-
-    def _answers_ping(self) -> bool:
-        client: MongoClient[Any] = MongoClient(
-            "127.0.0.1",
-            self.port,
-            directConnection=True,
-            tls=True,
-            tlsCAFile=str(self.ca_file),
-            tlsAllowInvalidHostnames=True,
-            serverSelectionTimeoutMS=500,
-        )
-        try:
-            client.admin.command("ping")
-        except PyMongoError:
-            return False
-        finally:
-            client.close()
-        return True
+def tls_server(ca_file: Path, cert_file: Path, key_file: Path) -> SecantusServer:
+    """A SecantusDB speaking TLS only, pinged over TLS while it starts."""
+    files = {"--tls-cert-file": cert_file, "--tls-key-file": key_file, "--tls-ca-file": ca_file}
+    return SecantusServer(
+        extra_args=[arg for option, path in files.items() for arg in (option, str(path))],
+        client_options={"tls": True, "tlsCAFile": str(ca_file), "tlsAllowInvalidHostnames": True},
+    )
 
 
 @dataclass
 class TLSSetup:
     ca_file: Path
     other_ca_file: Path
-    server: TLSServer  # Its certificate is for localhost and 127.0.0.1.
-    wrong_host_server: TLSServer  # Its certificate is for other.example only.
+    server: SecantusServer  # Its certificate is for localhost and 127.0.0.1.
+    wrong_host_server: SecantusServer  # Its certificate is for other.example only.
 
 
 @pytest.fixture(scope="module")
@@ -206,13 +184,13 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSSetup]:
     ca.cert_pem.write_to_path(str(ca_file))
     other_ca.cert_pem.write_to_path(str(other_ca_file))
 
-    def server_for(name: str, *hostnames: str) -> TLSServer:
+    def server_for(name: str, *hostnames: str) -> SecantusServer:
         cert = ca.issue_cert(*hostnames)
         cert_file, key_file = directory / f"{name}.pem", directory / f"{name}.key"
         for i, pem in enumerate(cert.cert_chain_pems):
             pem.write_to_path(str(cert_file), append=i > 0)
         cert.private_key_pem.write_to_path(str(key_file))
-        return TLSServer(ca_file, cert_file, key_file)
+        return tls_server(ca_file, cert_file, key_file)
 
     with (
         server_for("server", "localhost", "127.0.0.1") as server,

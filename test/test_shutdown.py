@@ -222,12 +222,6 @@ EXIT_IN_FLIGHT = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=subprocess.TimeoutExpired,
-    reason="motor/_engine.py: at interpreter exit, concurrent.futures joins the worker threads, and a "
-    "worker waiting for server selection keeps the process alive for serverSelectionTimeoutMS (30 s)",
-)
 async def test_interpreter_exit_with_an_operation_waiting_for_a_server(flavor: Flavor) -> None:
     from motor.testing import free_port
 
