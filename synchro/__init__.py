@@ -565,10 +565,13 @@ class Database(Synchro):
     __iter__ = None
 
     def __init__(self, client: MongoClient, name: str, *args: Any, **kwargs: Any) -> None:
-        args, kwargs = _unwrap_args(args, kwargs)
-        object.__setattr__(
-            self, "delegate", motor_asyncio.AsyncIOMotorDatabase(unwrap(client), name, *args, **kwargs)
+        # Motor's constructor takes PyMongo's options by keyword only.
+        kwargs.update(
+            zip(("codec_options", "read_preference", "write_concern", "read_concern"), args, strict=False)
         )
+        _, kwargs = _unwrap_args((), kwargs)
+        motor_database = motor_asyncio.AsyncIOMotorDatabase(unwrap(client), name, **kwargs)
+        object.__setattr__(self, "delegate", motor_database)
 
     def __getitem__(self, name: str) -> Collection:
         return Collection._from_motor(self.delegate[name])

@@ -70,6 +70,16 @@ SUBSETS: dict[str, list[str]] = {
 }
 
 
+#: Seconds a test may take (with pytest-timeout installed) unless ``--timeout`` says otherwise.
+DEFAULT_TIMEOUT = 300
+
+
+def _has_pytest_timeout() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pytest_timeout") is not None
+
+
 def _node_module(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
@@ -251,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         table.update({m: r for m, r in exclusions.EXCLUSIONS.items() if "::" not in m})
     if options.subset:
         args += SUBSETS[options.subset]
+    if not any(a.startswith("--timeout") for a in pytest_args) and _has_pytest_timeout():
+        # A test that hangs (waiting for a change that never comes) must not stall the run.
+        args.append(f"--timeout={DEFAULT_TIMEOUT}")
     args += pytest_args
     if not any(a == "test" or a.startswith("test/") for a in pytest_args) and not options.subset:
         args.append("test")
