@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
+import logging
 import os
+import queue
 import threading
 import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from pymongo.errors import InvalidOperation
@@ -30,6 +32,8 @@ from pymongo.errors import InvalidOperation
 from motor.frameworks.interface import Framework
 
 _T = TypeVar("_T")
+
+_log = logging.getLogger("motor")
 
 #: Environment variable giving the default number of worker threads per client.
 MAX_WORKERS_ENV = "MOTOR_MAX_WORKERS"
@@ -81,20 +85,55 @@ def _resolve(
         future.set_result(value)
 
 
-def _deliver(
-    loop: asyncio.AbstractEventLoop,
-    future: asyncio.Future[Any],
-    value: Any,
-    failed: bool,
-    on_cancel: Callable[[], Any] | None,
-) -> None:
-    # A RuntimeError means the loop was closed while the worker ran: nobody can await the result.
-    with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(_resolve, future, value, failed, on_cancel)
+class _Mailbox:
+    """Results bound for one event loop, delivered in one wake-up however many arrive together.
+
+    Waking a loop from another thread costs a write to its self-pipe and a turn of the loop; under
+    concurrency many workers finish at once, and they share that cost.
+    """
+
+    __slots__ = ("__weakref__", "_items", "_lock", "_loop", "_scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._items: list[tuple[asyncio.Future[Any], Any, bool, Callable[[], Any] | None]] = []
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def put(
+        self, future: asyncio.Future[Any], value: Any, failed: bool, on_cancel: Callable[[], Any] | None
+    ) -> None:
+        """Deliver an outcome (worker thread)."""
+        with self._lock:
+            self._items.append((future, value, failed, on_cancel))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        # A RuntimeError means the loop was closed while the worker ran: nobody can await the result.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+            self._scheduled = False
+        for item in items:
+            _resolve(*item)
+
+
+_mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
+
+
+def mailbox(loop: asyncio.AbstractEventLoop) -> _Mailbox:
+    """Return ``loop``'s mailbox, creating it on first use."""
+    box = _mailboxes.get(loop)
+    if box is None:
+        box = _mailboxes.setdefault(loop, _Mailbox(loop))
+    return box
 
 
 def _work(
-    loop: asyncio.AbstractEventLoop,
+    box: _Mailbox,
     future: asyncio.Future[Any],
     context: contextvars.Context,
     fn: Callable[..., Any],
@@ -114,11 +153,98 @@ def _work(
         # asyncio refuses StopIteration in a Future; a cursor's end is StopAsyncIteration.
         stop = StopAsyncIteration(*exc.args)
         stop.__cause__ = exc
-        _deliver(loop, future, stop, True, on_cancel)
+        box.put(future, stop, True, on_cancel)
     except BaseException as exc:
-        _deliver(loop, future, exc, True, on_cancel)
+        box.put(future, exc, True, on_cancel)
     else:
-        _deliver(loop, future, result, False, on_cancel)
+        box.put(future, result, False, on_cancel)
+
+
+class WorkerPool:
+    """Daemon threads that run submitted calls, at most ``max_workers`` at once.
+
+    Unlike :class:`concurrent.futures.ThreadPoolExecutor`, it allocates no Future per call (the
+    caller's asyncio Future is the only one), starts new threads from a spawner thread of its own
+    rather than on the submitting (event loop) thread, and does not hold up interpreter exit for a
+    call that still waits for a server.
+
+    :param max_workers: the most threads running calls.
+    :param name: the prefix of the threads' names.
+    """
+
+    def __init__(self, max_workers: int, name: str) -> None:
+        self.max_workers = max_workers
+        self._name = name
+        self._calls: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._spawn_requests: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+        self._numbers = itertools.count()
+        self._shutdown = False
+        self._spawner: threading.Thread | None = None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on a worker thread; what it raises is logged and dropped.
+
+        :raises RuntimeError: after :meth:`shutdown`.
+        """
+        if self._shutdown:
+            raise RuntimeError("cannot run new calls after the worker pool was shut down")
+        self._calls.put((fn, args))
+        with self._lock:
+            if self._idle:
+                # An idle worker will take it.
+                self._idle -= 1
+                return
+            if self._threads >= self.max_workers:
+                return  # Every worker is busy: the call waits for one.
+            self._threads += 1
+            first = self._spawner is None
+            if first:
+                # Not named like the workers: it runs no calls.
+                self._spawner = threading.Thread(
+                    target=self._spawn_loop, name=f"spawner-of-{self._name}", daemon=True
+                )
+        if first:
+            # The pool's first call starts its first threads here; later ones never do.
+            self._start_worker()
+            self._spawner.start()  # type: ignore[union-attr]
+        else:
+            self._spawn_requests.put(True)
+
+    def _start_worker(self) -> None:
+        threading.Thread(
+            target=self._work_loop, name=f"{self._name}-{next(self._numbers)}", daemon=True
+        ).start()
+
+    def _spawn_loop(self) -> None:
+        while self._spawn_requests.get():
+            self._start_worker()
+
+    def _work_loop(self) -> None:
+        calls = self._calls
+        while True:
+            call = calls.get()
+            if call is None:
+                calls.put(None)  # Pass the shutdown on to the next worker.
+                return
+            fn, args = call
+            try:
+                fn(*args)
+            except BaseException:
+                _log.debug("a background call of Motor's failed", exc_info=True)
+            del call, fn, args
+            with self._lock:
+                self._idle += 1
+
+    def shutdown(self) -> None:
+        """Stop the threads once the calls already submitted have run."""
+        self._shutdown = True
+        self._calls.put(None)
+        self._spawn_requests.put(False)
 
 
 _session_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
@@ -168,25 +294,6 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _close_at_exit() -> None:
-    # Runs before concurrent.futures joins its worker threads at interpreter exit: a worker still
-    # waiting for a server would hold the exit for up to serverSelectionTimeoutMS. Closing the
-    # PyMongo client wakes it, and queued calls are dropped.
-    for engine in list(_engines):
-        executor = engine._executor
-        if engine._closed or executor is None:
-            continue
-        engine._closed = True
-        executor.shutdown(wait=False, cancel_futures=True)
-        with contextlib.suppress(Exception):
-            engine._final()
-
-
-# Interpreter exit joins thread pools in threading's own exit hooks, which run before the atexit
-# module's, newest first; concurrent.futures.thread registered its hook when it was imported above.
-threading._register_atexit(_close_at_exit)  # type: ignore[attr-defined]
-
-
 class Engine:
     """The event-loop binding and thread pool shared by a client and every object reached from it.
 
@@ -227,7 +334,7 @@ class Engine:
         self.max_workers = max_workers
         self.owner_name = owner_name
         self._final = final
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: WorkerPool | None = None
         self._lock = threading.Lock()
         self._closed = False
         _engines.add(self)
@@ -262,16 +369,14 @@ class Engine:
             return running
         return self.framework.to_asyncio_loop(self.framework.get_event_loop())
 
-    def executor(self) -> ThreadPoolExecutor:
+    def executor(self) -> WorkerPool:
         """Return the client's thread pool, creating it on first use (and again after fork)."""
         executor = self._executor
         if executor is None:
             with self._lock:
                 executor = self._executor
                 if executor is None:
-                    executor = ThreadPoolExecutor(
-                        max_workers=self.max_workers, thread_name_prefix="motor-worker"
-                    )
+                    executor = WorkerPool(self.max_workers, "motor-worker")
                     self._executor = executor
         return executor
 
@@ -290,7 +395,7 @@ class Engine:
             self.check_open()
         loop = self.loop()
         future: asyncio.Future[_T] = loop.create_future()
-        self.executor().submit(_work, loop, future, contextvars.copy_context(), fn, args, kwargs)
+        self.executor().submit(_work, mailbox(loop), future, contextvars.copy_context(), fn, args, kwargs)
         return future
 
     def run_cancellable(
@@ -306,7 +411,9 @@ class Engine:
             self.check_open()
         loop = self.loop()
         future: asyncio.Future[_T] = loop.create_future()
-        self.executor().submit(_work, loop, future, contextvars.copy_context(), fn, args, {}, on_cancel)
+        self.executor().submit(
+            _work, mailbox(loop), future, contextvars.copy_context(), fn, args, {}, on_cancel
+        )
         return future
 
     def run_detached(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -337,7 +444,7 @@ class Engine:
             self._shutdown()
             return None
         future: asyncio.Future[None] = loop.create_future()
-        self.executor().submit(_work, loop, future, contextvars.copy_context(), final, (), {})
+        self.executor().submit(_work, mailbox(loop), future, contextvars.copy_context(), final, (), {})
         # Nobody has to await close(); fetch the exception so asyncio does not log it as lost.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._closed = True
@@ -348,4 +455,4 @@ class Engine:
         executor, self._executor = self._executor, None
         if executor is not None:
             # Work already queued (such as the final close) still runs; idle threads then exit.
-            executor.shutdown(wait=False)
+            executor.shutdown()

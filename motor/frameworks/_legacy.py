@@ -12,22 +12,19 @@ import contextvars
 import functools
 import warnings
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from motor import _engine
 
 _T = TypeVar("_T")
 
-_default_executor: ThreadPoolExecutor | None = None
+_default_executor: _engine.WorkerPool | None = None
 
 
-def _executor() -> ThreadPoolExecutor:
+def _executor() -> _engine.WorkerPool:
     global _default_executor
     if _default_executor is None:
-        _default_executor = ThreadPoolExecutor(
-            max_workers=_engine.default_max_workers(None), thread_name_prefix="motor-helper"
-        )
+        _default_executor = _engine.WorkerPool(_engine.default_max_workers(None), "motor-helper")
     return _default_executor
 
 
@@ -114,7 +111,9 @@ def run_on_executor(loop: Any, fn: Callable[..., _T], *args: Any, **kwargs: Any)
     kwargs.pop("_strict", None)
     loop = _asyncio_loop(loop)
     future: asyncio.Future[_T] = loop.create_future()
-    _executor().submit(_engine._work, loop, future, contextvars.copy_context(), fn, args, kwargs)
+    _executor().submit(
+        _engine._work, _engine.mailbox(loop), future, contextvars.copy_context(), fn, args, kwargs
+    )
     return future
 
 
