@@ -218,19 +218,21 @@ def throughput_table(results: dict[tuple[str, str], dict[str, Any]], selected: S
 def cost_table(results: dict[tuple[str, str], dict[str, Any]], selected: Sequence[Workload]) -> str:
     headers = [
         "Workload", "CPU/op PyMongo", "PyMongoAsync", "Motor", "MotorTornado", "Motor/sync",
-        "Tick max Async", "Motor", "MotorTornado",
+        "Tick max Async", "Motor", "MotorTornado", "Tick p99 Async", "Motor", "MotorTornado",
     ]  # fmt: skip
     rows = []
     for workload in selected:
         name = workload.name
         cpu = {key: _get(results, name, key, "cpu_per_op_s") for key in DRIVERS}
         ticks = {key: _get(results, name, key, "tick_max_s") for key in ("async", "motor", "tornado")}
+        p99 = {key: _get(results, name, key, "tick_p99_s") for key in ("async", "motor", "tornado")}
         rows.append(
             [
                 name,
                 *(f"{cpu[key] * 1e6:,.1f}" if cpu[key] is not None else "-" for key in DRIVERS),
                 _ratio(cpu["motor"], cpu["sync"]),
                 *(f"{ticks[key] * 1e3:.1f}" if ticks[key] is not None else "-" for key in ticks),
+                *(f"{p99[key] * 1e3:.1f}" if p99[key] is not None else "-" for key in p99),
             ]
         )
     return rst_table(headers, rows)
@@ -359,6 +361,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-ticker", action="store_true", help="do not run the 1 ms ticker task")
     parser.add_argument("--json", type=Path, help="also write the raw and scored results to this file")
     parser.add_argument("--list", action="store_true", help="list the workloads and groups, and exit")
+    parser.add_argument(
+        "--report", type=Path, metavar="JSON", help="print the tables of a run saved with --json, and exit"
+    )
     return parser
 
 
@@ -369,6 +374,9 @@ def main(argv: list[str] | None = None) -> None:
             print(workload.describe())
         for group, names in GROUPS.items():
             print(f"group {group}: {', '.join(names)}")
+        return
+    if args.report:
+        _report_saved(args.report)
         return
     try:
         selected = select_workloads(args.workloads)
@@ -424,10 +432,23 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.monotonic() - started
 
     machine = f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs"
-    print(f"\nBenchmarks: {settings}; {machine}; {elapsed:.0f}s\n")
+    header = f"{settings}; {machine}; {elapsed:.0f}s"
+    report(header, results, selected)
+    if args.json:
+        payload = {
+            "settings": header,
+            "workloads": [w.name for w in selected],
+            "results": list(results.values()),
+        }
+        args.json.write_text(json.dumps(payload, indent=1, default=str))
+
+
+def report(header: str, results: dict[tuple[str, str], dict[str, Any]], selected: Sequence[Workload]) -> None:
+    """Print the tables, the skipped and failed measurements, and the targets."""
+    print(f"\nBenchmarks: {header}\n")
     print("Throughput, ops/s from the median iteration (Motor/sync1: against PyMongo's serial figure)\n")
     print(throughput_table(results, selected))
-    print("\nCost: client CPU µs per op; the 1 ms ticker's largest delay, ms\n")
+    print("\nCost: client CPU µs per op; the 1 ms ticker's largest and 99th-percentile delays, ms\n")
     print(cost_table(results, selected))
     print("\nDetail: iteration times in ms (nearest-rank percentiles)\n")
     print(detail_table(results, selected))
@@ -441,6 +462,14 @@ def main(argv: list[str] | None = None) -> None:
     if lines:
         print("\nTargets (for Motor on the canned server):\n")
         print("\n".join(lines))
-    if args.json:
-        payload = {"settings": settings, "machine": machine, "results": list(results.values())}
-        args.json.write_text(json.dumps(payload, indent=1, default=str))
+
+
+def _report_saved(path: Path) -> None:
+    payload = json.loads(path.read_text())
+    results = {}
+    for result in payload["results"]:
+        if result.get("times"):
+            score(result)  # Percentiles again, keyed by int (JSON made the keys strings).
+        results[(result["workload"], result["driver"])] = result
+    selected = [WORKLOADS[name] for name in payload.get("workloads", WORKLOADS) if name in WORKLOADS]
+    report(payload["settings"], results, selected)
