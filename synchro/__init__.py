@@ -661,13 +661,14 @@ class _SynchroCursor(Synchro):
         """Close the cursor."""
         run(self.delegate.close)
 
-    def __del__(self) -> None:
-        # What PyMongo's cursor does when collected (PyMongo's tests call it): kill the server
-        # cursor and return its implicit session, without I/O on this thread.
-        motor_cursor = self.__dict__.get("delegate")
-        pymongo_cursor = getattr(motor_cursor, "delegate", None)
-        if pymongo_cursor is not None:
-            pymongo_cursor.__del__()
+    def __getattr__(self, name: str) -> Any:
+        if name == "__del__":
+            # PyMongo's tests call cursor.__del__() to act as the garbage collector: that is PyMongo's
+            # cursor's __del__ (kill the server cursor, return the implicit session). Synchro
+            # defines no __del__ of its own: a wrapper may go while its cursor is still in use.
+            pymongo_cursor = getattr(self.__dict__.get("delegate"), "delegate", None)
+            return getattr(pymongo_cursor, "__del__", lambda: None)
+        return super().__getattr__(name)
 
 
 class Cursor(_SynchroCursor):
@@ -942,6 +943,7 @@ _finish_class(ClientEncryption, core.AgnosticClientEncryption)
 
 if _motor_gridfs is not None:
     from gridfs.synchronous.grid_file import DEFAULT_CHUNK_SIZE as _DEFAULT_CHUNK_SIZE
+    from gridfs.synchronous.grid_file import GridIn as _PyMongoGridIn
 
     class GridFSBucket(Synchro):
         """PyMongo's GridFSBucket, run on Motor's GridFS bucket."""
@@ -980,12 +982,24 @@ if _motor_gridfs is not None:
         def __getattr__(self, name: str) -> Any:
             if name == "delegate":
                 raise AttributeError(name)
+            if name.startswith("_") and name != "_id":
+                return getattr(self._pymongo, name)  # PyMongo's private state (_chunk_number).
             return wrap(getattr(self.delegate, name), self)
 
         def __setattr__(self, name: str, value: Any) -> None:
-            # PyMongo's GridIn sets a file field, on the server once the file is closed.
+            # PyMongo's GridIn sets a file field, on the server once the file is closed; the
+            # fields that are properties (_id, filename, ...) are read-only, as in PyMongo.
             if name == "delegate":
                 object.__setattr__(self, name, value)
+            elif isinstance(inspect.getattr_static(_PyMongoGridIn, name, None), property):
+                # PyMongo's property maps the name to the field (content_type -> contentType) and
+                # refuses read-only ones (_id); its setter updates the server once closed.
+                # (The setter is called directly: PyMongo's GridIn.__setattr__ looks for properties in
+                # type(self).__dict__, which misses them on Motor's GridIn subclass.)
+                setter = inspect.getattr_static(_PyMongoGridIn, name).fset
+                if setter is None:
+                    raise AttributeError(f"can't set attribute {name!r} of GridIn")
+                run(self.delegate._engine.run, setter, self._pymongo, value)
             else:
                 run(self.delegate.set, name, value)
 
@@ -1047,6 +1061,32 @@ if _motor_gridfs is not None:
 
     class GridOutCursor(Cursor):
         """PyMongo's GridOutCursor, run on Motor's GridOutCursor."""
+
+        def __init__(
+            self,
+            collection: Collection,
+            filter: Any = None,
+            skip: int = 0,
+            limit: int = 0,
+            no_cursor_timeout: bool = False,
+            sort: Any = None,
+            batch_size: int = 0,
+            session: Any = None,
+        ) -> None:
+            # PyMongo's constructor does no I/O; it takes the bucket's root collection.
+            motor_collection = unwrap(collection)
+            pymongo_class = type(self).__agnostic_class__.__delegate_class__
+            pymongo_cursor = pymongo_class(
+                motor_collection.delegate,
+                filter,
+                skip=skip,
+                limit=limit,
+                no_cursor_timeout=no_cursor_timeout,
+                sort=sort,
+                batch_size=batch_size,
+                session=getattr(unwrap(session), "delegate", None),
+            )
+            object.__setattr__(self, "delegate", type(self).__motor_class__(pymongo_cursor, motor_collection))
 
     def _gridout_property(name: str) -> property:
         def fget(self: GridOut) -> Any:
