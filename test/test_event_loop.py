@@ -104,7 +104,8 @@ def read_selection_properties(client: Any) -> None:
     assert client.topology_description is not None
 
 
-async def test_unreachable_server_never_blocks_the_loop(flavor: Flavor) -> None:
+async def sweep_unreachable_server(flavor: Flavor) -> float:
+    """Make every call that waits for server selection; return the ticker's largest delay."""
     async with Ticker() as ticker:
         client = flavor.Client(f"mongodb://127.0.0.1:{free_port()}", serverSelectionTimeoutMS=2000)
         read_selection_properties(client)
@@ -134,8 +135,19 @@ async def test_unreachable_server_never_blocks_the_loop(flavor: Flavor) -> None:
         assert isinstance(result, ServerSelectionTimeoutError), f"{name}: {result!r}"
     assert 1.5 < elapsed < 10, elapsed
     print(f"max tick delay {ticker.max_delay * 1000:.1f} ms over {len(ticker.delays)} ticks")
-    assert ticker.max_delay <= MAX_TICK_DELAY, (
-        f"the loop was blocked for {ticker.max_delay * 1000:.1f} ms (over {len(ticker.delays)} ticks)"
+    return ticker.max_delay
+
+
+async def test_unreachable_server_never_blocks_the_loop(flavor: Flavor) -> None:
+    # A call that blocked the loop would do so in every sweep; other processes on a busy machine
+    # can delay the ticker in one sweep, so a sweep is tried again up to twice.
+    delays = []
+    for _ in range(3):
+        delays.append(await sweep_unreachable_server(flavor))
+        if delays[-1] <= MAX_TICK_DELAY:
+            break
+    assert min(delays) <= MAX_TICK_DELAY, (
+        f"the loop was blocked for {[round(d * 1000, 1) for d in delays]} ms"
     )
 
 
