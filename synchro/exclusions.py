@@ -45,9 +45,6 @@ _MOCK_CLIENT = (
 EXCLUSIONS: Final[Mapping[str, str]] = MappingProxyType(
     {
         # Whole modules.
-        "test/test_fork.py": (
-            "forks with PyMongo's client locks held; Synchro's event loop thread does not survive fork"
-        ),
         "test/test_mongos_load_balancing.py": _MOCK_CLIENT,
         "test/test_replica_set_reconfig.py": _MOCK_CLIENT,
         "test/test_gridfs.py": _LEGACY_GRIDFS,

@@ -330,8 +330,8 @@ def _compare(source: Path, plugin: SynchroPlugin, pytest_args: list[str]) -> int
         f"{len(regressions)} regressions",
         flush=True,
     )
-    for nodeid in regressions:
-        print(f"  REGRESSION {nodeid}", flush=True)
+    for nodeid in suspects:
+        print(f"  {'REGRESSION' if nodeid in regressions else 'flaky (passed again)'} {nodeid}", flush=True)
     return 1 if regressions else 0
 
 
