@@ -58,6 +58,8 @@ class SecantusServer:
     :param extra_args: more command-line options (``--auth``, ``--tls-cert-file``, ...).
     :param startup_timeout: seconds to wait for the server to answer ``ping``.
     :param client_options: options of the PyMongo client that pings it (``tls=True``, ...).
+    :param cache_size: the WiredTiger cache. SecantusDB's default (1G) overflows
+        (``WT_CACHE_FULL``) once a test run has written a few hundred megabytes, oplog included.
     """
 
     def __init__(
@@ -67,12 +69,14 @@ class SecantusServer:
         extra_args: list[str] | None = None,
         startup_timeout: float = 30.0,
         client_options: dict[str, Any] | None = None,
+        cache_size: str = "4G",
     ) -> None:
         self.port = port or free_port()
         self.storage_path = str(storage_path) if storage_path is not None else ":memory:"
         self.extra_args = list(extra_args or [])
         self.startup_timeout = startup_timeout
         self.client_options = dict(client_options or {})
+        self.cache_size = cache_size
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server object
 
@@ -93,6 +97,7 @@ class SecantusServer:
             "--storage-path", self.storage_path,
             "--enable-test-commands",
             "--log-level", "WARNING",
+            "--cache-size", self.cache_size,
             *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
