@@ -20,6 +20,7 @@ from test.conftest import Flavor
 # A URI nothing is asked of: the clients built here never connect.
 URI = "mongodb://127.0.0.1:1"
 
+
 @dataclass(frozen=True)
 class Surface:
     """A PyMongo class and the Motor class (name less the framework prefix) that offers it."""

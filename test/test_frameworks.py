@@ -44,7 +44,6 @@ INTERFACE = [
 ]
 
 
-
 @pytest.fixture(
     params=[
         pytest.param(asyncio_framework, id="asyncio"),
