@@ -53,6 +53,7 @@ from motor.metaprogramming import (
 )
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "AgnosticBaseCursor",
     "AgnosticChangeStream",
     "AgnosticClient",
@@ -66,6 +67,13 @@ __all__ = [
     "AgnosticRawBatchCommandCursor",
     "AgnosticRawBatchCursor",
 ]
+
+
+#: The documents per batch a cursor asks for when its caller sets no ``batch_size``. The server's
+#: own default fills 16 MB batches, which PyMongo decodes in one C call holding the GIL: the event
+#: loop then stalls for hundreds of milliseconds. Raw-batch cursors, which decode nothing, keep the
+#: server's default.
+DEFAULT_BATCH_SIZE = 300
 
 
 def _warn_legacy(name: str) -> None:
@@ -318,6 +326,8 @@ class AgnosticCursor(AgnosticBaseCursor):
     def __init__(self, cursor: Cursor[Any], collection: AgnosticCollection) -> None:
         super().__init__(cursor, collection)
         self._collection = collection
+        if not isinstance(cursor, RawBatchCursor) and cursor._batch_size == 0:
+            cursor.batch_size(DEFAULT_BATCH_SIZE)
 
     @property
     def collection(self) -> AgnosticCollection:
@@ -401,8 +411,10 @@ class AgnosticLatentCommandCursor(AgnosticCommandCursor):
 
     def _started(self) -> Any:
         if self.delegate is None and not self._closed:
-            if self._batch_size is not None and _accepts_keyword(self._start, "batchSize"):
-                self._kwargs.setdefault("batchSize", self._batch_size)
+            if _accepts_keyword(self._start, "batchSize"):
+                self._kwargs.setdefault(
+                    "batchSize", DEFAULT_BATCH_SIZE if self._batch_size is None else self._batch_size
+                )
             cursor = self._start(*self._args, **self._kwargs)
             if self._batch_size is not None:
                 cursor.batch_size(self._batch_size)

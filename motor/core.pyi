@@ -43,6 +43,7 @@ from pymongo.write_concern import WriteConcern
 from motor.metaprogramming import AgnosticBase
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "AgnosticBaseCursor",
     "AgnosticChangeStream",
     "AgnosticClient",
@@ -56,6 +57,8 @@ __all__ = [
     "AgnosticRawBatchCommandCursor",
     "AgnosticRawBatchCursor",
 ]
+
+DEFAULT_BATCH_SIZE: int
 
 class AgnosticBaseCursor(AgnosticBase, Generic[_DocumentType]):
     def __init__(self, cursor: Any, owner: AgnosticBase) -> None: ...
