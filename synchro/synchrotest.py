@@ -257,8 +257,6 @@ def main(argv: list[str] | None = None) -> int:
         table = dict(exclusions.EXCLUSIONS)
         finder = importer.install("test", str(source / "test"))
         args += [f"--ignore={module}" for module in exclusions.excluded_modules()]
-        table = exclusions.excluded_tests()
-        table.update({m: r for m, r in exclusions.EXCLUSIONS.items() if "::" not in m})
     if options.subset:
         args += SUBSETS[options.subset]
     if not any(a.startswith("--timeout") for a in pytest_args) and _has_pytest_timeout():
