@@ -79,6 +79,7 @@ EXCLUSIONS: Final[Mapping[str, str]] = MappingProxyType(
             _WORKERS_PER_CONNECTION
         ),
         "test/test_cursor.py::TestCursor::test_limit_and_batch_size": _BATCH_SIZE,
+        "test/test_cursor.py::TestCursor::test_max_time_ms_getmore": _BATCH_SIZE,
         "test/test_collection.py::TestCollection::test_exhaust": _BATCH_SIZE,
         "test/test_client.py::TestExhaustCursor::test_exhaust_getmore_network_error": _BATCH_SIZE,
         "test/test_cursor.py::TestCursor::test_clone": _DICT,
