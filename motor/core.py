@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import inspect
 import random
 import time
@@ -333,6 +334,14 @@ class AgnosticCursor(AgnosticBaseCursor):
     def collection(self) -> AgnosticCollection:
         """The Motor collection this cursor reads."""
         return self._collection
+
+    def __copy__(self) -> AgnosticCursor:
+        """A new, unstarted cursor with this one's options, as ``copy.copy`` of PyMongo's gives."""
+        return wrap_pymongo(self, copy.copy(self.delegate))  # type: ignore[no-any-return]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AgnosticCursor:
+        """A new, unstarted cursor with deep copies of this one's options."""
+        return wrap_pymongo(self, copy.deepcopy(self.delegate, memo))  # type: ignore[no-any-return]
 
     @classmethod
     def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:
@@ -680,6 +689,11 @@ class AgnosticClientSession(_Owned):
 
     def _session_of(self, kwargs: dict[str, Any]) -> Any:
         return self.delegate
+
+    def __copy__(self) -> AgnosticClientSession:
+        """:raises TypeError: always, as PyMongo's does: a session cannot be copied."""
+        copy.copy(self.delegate)  # Raises PyMongo's TypeError.
+        raise TypeError("A ClientSession cannot be copied, create a new session instead")
 
     @property
     def client(self) -> AgnosticClient:

@@ -91,15 +91,6 @@ EXCLUSIONS: Final[Mapping[str, str]] = MappingProxyType(
             "write, close), each with its own timeoutMS; PyMongo applies timeoutMS to the upload as a "
             "whole (@_csot.apply). Motor should open one pymongo.timeout() scope around the upload"
         ),
-        "test/test_cursor.py::TestCursor::test_deepcopy_cursor_littered_with_regexes": (
-            MOTOR_GAP + "copy.copy() and copy.deepcopy() of a Motor cursor copy the wrapper, not "
-            "PyMongo's cursor (AgnosticBaseCursor lacks __copy__/__deepcopy__); deepcopy fails on "
-            "the client's lock"
-        ),
-        "test/test_session.py::TestSession::test_session_not_copyable": (
-            MOTOR_GAP + "copy.copy() of a Motor session succeeds; PyMongo's ClientSession refuses "
-            "with TypeError (AgnosticClientSession lacks __copy__)"
-        ),
         "test/test_grid_file.py::TestGridFile::test_readlines": (
             MOTOR_GAP + "GridOut.readlines(hint) stops once the lines add up to hint bytes; PyMongo "
             "(and io.IOBase) stop only once they exceed it (_ChunkReader.readlines: 0 < hint < total)"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import re
 from typing import Any
 
 import bson
@@ -651,3 +653,13 @@ async def test_command_cursor_legacy_fetch_next(coll: Any) -> None:
         while await cursor.fetch_next:
             seen.append(cursor.next_object()["_id"])
     assert seen == [0, 1, 2]
+
+
+async def test_copy_and_deepcopy_clone_the_cursor(flavor: Flavor, coll: Any) -> None:
+    await coll.insert_many([{"_id": i, "pattern": re.compile("a.*b")} for i in range(3)])
+    cursor = coll.find({"pattern": {"$exists": True}}).sort("_id").limit(2)
+    await cursor.next()
+    for duplicate in (copy.copy(cursor), copy.deepcopy(cursor)):
+        assert isinstance(duplicate, flavor.cls("Cursor")) and duplicate is not cursor
+        # A copy starts over, with the original's options.
+        assert [d["_id"] for d in await duplicate.to_list()] == [0, 1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -469,3 +470,9 @@ async def test_with_transaction_cancelled_aborts(
             await task
         assert not session.in_transaction
     assert stored(sync_client, coll) == [{"x": 0}]
+
+
+async def test_session_cannot_be_copied(client: Any) -> None:
+    async with await client.start_session() as session:
+        with pytest.raises(TypeError, match="cannot be copied"):
+            copy.copy(session)
