@@ -34,9 +34,10 @@ _WORKERS_PER_CONNECTION = (
     "the second waits for a worker, and the pool events the test expects do not happen"
 )
 _BATCH_SIZE = (
-    "expects the server's default first batch (101 documents) for a find() without batch_size, or "
-    "an exhaust cursor of 150-200 documents to need getMores; Motor asks for DEFAULT_BATCH_SIZE "
-    "(300) documents per batch unless told otherwise (motor/core.py)"
+    "expects PyMongo's find command: no batchSize (so the server's 101-document first batch, an "
+    "exhaust cursor of 150-200 documents that needs getMores, command-monitoring and spec events "
+    "without batchSize); Motor asks for DEFAULT_BATCH_SIZE (300) documents per batch unless told "
+    "otherwise (motor/core.py), and the find command, explain included, carries it"
 )
 _DICT = (
     "compares a cursor's __dict__ with its clone's, that is PyMongo's private state; a Synchro "
@@ -82,6 +83,12 @@ EXCLUSIONS: Final[Mapping[str, str]] = MappingProxyType(
         "test/test_cursor.py::TestCursor::test_max_time_ms_getmore": _BATCH_SIZE,
         "test/test_collection.py::TestCollection::test_exhaust": _BATCH_SIZE,
         "test/test_client.py::TestExhaustCursor::test_exhaust_getmore_network_error": _BATCH_SIZE,
+        "test/test_monitoring.py::TestCommandMonitoring::test_find_with_explain": _BATCH_SIZE,
+        "test/test_read_concern.py::TestReadConcern::test_find_command": _BATCH_SIZE,
+        "test/test_transactions_unified.py::TestUnifiedErrorLabels::test_add_TransientTransactionError_"
+        "label_to_connection_errors,_but_do_not_add_RetryableWriteError_label": _BATCH_SIZE,
+        "test/test_transactions_unified.py::TestUnifiedErrorLabels::test_do_not_add_"
+        "UnknownTransactionCommitResult_label_to_MaxTimeMSExpired_inside_transactions": _BATCH_SIZE,
         "test/test_cursor.py::TestCursor::test_clone": _DICT,
         "test/test_grid_file.py::TestGridFile::test_grid_out_cursor_options": _DICT,
         # Gaps in Motor: run, and expected to fail until Motor is fixed.
