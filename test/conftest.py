@@ -7,6 +7,7 @@ runs twice: once with the asyncio classes and once with the Tornado classes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from pymongo import MongoClient
+from pymongo.errors import OperationFailure
 
 from motor import motor_asyncio, motor_tornado
 from motor.testing import SecantusServer
@@ -64,6 +66,37 @@ def sync_client(mongodb_uri: str) -> Iterator[MongoClient[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def fail_points(sync_client: MongoClient[Any]) -> MongoClient[Any]:
+    """The sync client, once we know the server accepts ``configureFailPoint``."""
+    try:
+        sync_client.admin.command("configureFailPoint", "failCommand", mode="off")
+    except OperationFailure as exc:
+        pytest.skip(f"the server does not enable test commands: {exc}")
+    return sync_client
+
+
+@contextlib.contextmanager
+def fail_command(
+    sync_client: MongoClient[Any], app_name: str, commands: list[str], **data: Any
+) -> Iterator[None]:
+    """Make the next ``times`` (default 1) of ``commands`` from ``app_name`` fail as ``data`` says.
+
+    Scoping the fail point to the test's own ``appName`` keeps other clients out of it.
+    """
+    times = data.pop("times", 1)
+    sync_client.admin.command(
+        "configureFailPoint",
+        "failCommand",
+        mode={"times": times},
+        data={"failCommands": commands, "appName": app_name, **data},
+    )
+    try:
+        yield
+    finally:
+        sync_client.admin.command("configureFailPoint", "failCommand", mode="off")
 
 
 @pytest.fixture(params=[ASYNCIO, TORNADO], ids=str)

@@ -15,22 +15,20 @@ the test's client by its ``appName``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pymongo
 import pytest
 import tornado.util
 from pymongo import MongoClient, monitoring
-from pymongo.errors import OperationFailure
 from tornado import gen
 
-from test.conftest import DB_NAME, TORNADO, Flavor
+from test.conftest import DB_NAME, TORNADO, Flavor, fail_command
 
 
 class CommandLog(monitoring.CommandListener):
@@ -133,31 +131,6 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-@pytest.fixture(scope="module")
-def fail_points(sync_client: MongoClient[Any]) -> MongoClient[Any]:
-    """The sync client, once we know the server accepts ``configureFailPoint``."""
-    try:
-        sync_client.admin.command("configureFailPoint", "failCommand", mode="off")
-    except OperationFailure as exc:
-        pytest.skip(f"the server does not enable test commands: {exc}")
-    return sync_client
-
-
-@contextlib.contextmanager
-def block(sync_client: MongoClient[Any], app_name: str, command: str, ms: int) -> Iterator[None]:
-    """Make the next ``command`` from ``app_name`` wait ``ms`` on the server."""
-    sync_client.admin.command(
-        "configureFailPoint",
-        "failCommand",
-        mode={"times": 1},
-        data={"failCommands": [command], "appName": app_name, "blockConnection": True, "blockTimeMS": ms},
-    )
-    try:
-        yield
-    finally:
-        sync_client.admin.command("configureFailPoint", "failCommand", mode="off")
-
-
 @pytest.fixture
 def app_name() -> str:
     return f"cancel-{uuid.uuid4().hex[:12]}"
@@ -219,7 +192,7 @@ async def test_call_cancelled_before_it_starts_never_runs(
     coll = client[DB_NAME][f"cancel_{uuid.uuid4().hex[:10]}"]
     try:
         await client.admin.command("ping")
-        with block(fail_points, app_name, "find", 500):
+        with fail_command(fail_points, app_name, ["find"], blockConnection=True, blockTimeMS=500):
             # The only worker thread waits for the blocked find; the insert waits for the worker.
             blocker = coll.find_one()
             await until(lambda: log.started_count("find") == 1)
@@ -242,7 +215,7 @@ async def test_tornado_with_timeout_stops_waiting_but_does_not_cancel(
     coll = client[DB_NAME][f"cancel_{uuid.uuid4().hex[:10]}"]
     try:
         await client.admin.command("ping")
-        with block(fail_points, app_name, "find", 500):
+        with fail_command(fail_points, app_name, ["find"], blockConnection=True, blockTimeMS=500):
             blocker = coll.find_one()
             goes_on = coll.insert_one({"_id": "goes on"})
             start = time.monotonic()
@@ -291,7 +264,7 @@ async def test_cancelled_fetch_kills_the_server_cursor(
     assert (await cursor.next())["_id"] == 0
     assert (await cursor.next())["_id"] == 1  # From the first batch: the next fetch is a getMore.
     (cursor_id,) = monitored.log.opened_cursors(kind)
-    with block(fail_points, app_name, "getMore", 500):
+    with fail_command(fail_points, app_name, ["getMore"], blockConnection=True, blockTimeMS=500):
         if how == "asyncio.timeout":
             await cancel_while_waiting(how, cursor.next)
         else:
@@ -310,7 +283,7 @@ async def test_no_document_is_skipped_after_a_cancelled_to_list(
     cursor = mcoll.find().sort("_id").batch_size(2)
     assert (await cursor.next())["_id"] == 0
     (cursor_id,) = monitored.log.opened_cursors("find")
-    with block(fail_points, app_name, "getMore", 500):
+    with fail_command(fail_points, app_name, ["getMore"], blockConnection=True, blockTimeMS=500):
         await cancel_while_waiting("Task.cancel", lambda: cursor.to_list(4))
         await until(lambda: cursor_id in monitored.log.killed_cursors())
     # The cancelled call delivered nothing: what the cursor yields now must follow document 0, or
@@ -375,7 +348,7 @@ async def test_cancelled_transaction_with_an_operation_in_flight_leaves_no_trans
     async def body(session: Any) -> None:
         await coll.insert_one({"_id": "in-txn"}, session=session)
 
-    with block(fail_points, app_name, "insert", 700):
+    with fail_command(fail_points, app_name, ["insert"], blockConnection=True, blockTimeMS=700):
         async with await monitored.start_session() as session:
             task = asyncio.ensure_future(session.with_transaction(body))
             await until(lambda: monitored.log.started_count("insert") == 2)

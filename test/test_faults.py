@@ -8,12 +8,11 @@ checks with command monitoring that the fault really happened, so it cannot pass
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from pymongo.errors import (
 from tornado import gen
 
 from motor.testing import SecantusServer, free_port
-from test.conftest import DB_NAME, TORNADO, Flavor
+from test.conftest import DB_NAME, TORNADO, Flavor, fail_command
 
 #: The largest delay of a 1 ms timer that we accept while calls wait for a server. The target is
 #: 5 ms; the machine is shared by parallel test runs, so the assertion leaves room.
@@ -54,34 +53,6 @@ class CommandLog(monitoring.CommandListener):
 
     def count(self, kind: str, name: str) -> int:
         return self.events.count((kind, name))
-
-
-@pytest.fixture(scope="module")
-def fail_points(sync_client: MongoClient[Any]) -> MongoClient[Any]:
-    """The sync client, once we know the server accepts ``configureFailPoint``."""
-    try:
-        sync_client.admin.command("configureFailPoint", "failCommand", mode="off")
-    except OperationFailure as exc:
-        pytest.skip(f"the server does not enable test commands: {exc}")
-    return sync_client
-
-
-@contextlib.contextmanager
-def fail_command(
-    sync_client: MongoClient[Any], app_name: str, commands: list[str], **data: Any
-) -> Iterator[None]:
-    """Make the next ``times`` (default 1) of ``commands`` from ``app_name`` fail as ``data`` says."""
-    times = data.pop("times", 1)
-    sync_client.admin.command(
-        "configureFailPoint",
-        "failCommand",
-        mode={"times": times},
-        data={"failCommands": commands, "appName": app_name, **data},
-    )
-    try:
-        yield
-    finally:
-        sync_client.admin.command("configureFailPoint", "failCommand", mode="off")
 
 
 @pytest.fixture

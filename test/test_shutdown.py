@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from pymongo import MongoClient
-from pymongo.errors import InvalidOperation, OperationFailure, PyMongoError
+from pymongo.errors import InvalidOperation, PyMongoError
 
 from test.conftest import DB_NAME, Flavor
 
@@ -59,15 +59,6 @@ PRELUDE = """
     else:
         from motor.motor_tornado import MotorClient as Client
 """
-
-
-@pytest.fixture(scope="module")
-def fail_points(sync_client: MongoClient[Any]) -> MongoClient[Any]:
-    try:
-        sync_client.admin.command("configureFailPoint", "failCommand", mode="off")
-    except OperationFailure as exc:
-        pytest.skip(f"the server does not enable test commands: {exc}")
-    return sync_client
 
 
 # ---------------------------------------------------------------------------------------------
