@@ -16,6 +16,18 @@ from typing import Any, TypeVar
 
 from motor import _engine
 
+__all__ = [
+    "add_future",
+    "call_soon",
+    "chain_future",
+    "chain_return_value",
+    "get_future",
+    "is_future",
+    "pymongo_class_wrapper",
+    "run_on_executor",
+    "yieldable",
+]
+
 _T = TypeVar("_T")
 
 _default_executor: _engine.WorkerPool | None = None

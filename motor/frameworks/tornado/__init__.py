@@ -8,38 +8,21 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import tornado
-from motor.frameworks._legacy import (
-    add_future,
-    call_soon,
-    chain_future,
-    chain_return_value,
-    get_future,
-    is_future,
-    pymongo_class_wrapper,
-    run_on_executor,
-    yieldable,
-)
+from motor.frameworks import _legacy
+from motor.frameworks._legacy import *  # noqa: F403 - the helpers both frameworks share
 from tornado import gen
 from tornado.ioloop import IOLoop
 
 __all__ = [
     "CLASS_PREFIX",
-    "add_future",
-    "call_soon",
-    "chain_future",
-    "chain_return_value",
     "check_event_loop",
     "coroutine",
     "get_event_loop",
-    "get_future",
     "is_event_loop",
-    "is_future",
     "platform_info",
-    "pymongo_class_wrapper",
-    "run_on_executor",
     "to_asyncio_loop",
-    "yieldable",
 ]
+__all__.extend(_legacy.__all__)
 
 CLASS_PREFIX = ""
 
