@@ -487,7 +487,7 @@ class _ChunkReader:
         while line := self.read(-1, line=True):
             lines.append(line)
             total += len(line)
-            if 0 < hint <= total:
+            if 0 < hint < total:  # As io.IOBase (and so PyMongo): stop once past the hint.
                 break
         return lines
 

@@ -98,10 +98,6 @@ EXCLUSIONS: Final[Mapping[str, str]] = MappingProxyType(
             "write, close), each with its own timeoutMS; PyMongo applies timeoutMS to the upload as a "
             "whole (@_csot.apply). Motor should open one pymongo.timeout() scope around the upload"
         ),
-        "test/test_grid_file.py::TestGridFile::test_readlines": (
-            MOTOR_GAP + "GridOut.readlines(hint) stops once the lines add up to hint bytes; PyMongo "
-            "(and io.IOBase) stop only once they exceed it (_ChunkReader.readlines: 0 < hint < total)"
-        ),
     }
 )
 

@@ -417,6 +417,9 @@ async def test_readline_and_readlines(bucket: Any, lines_file: Any) -> None:
     grid_out.seek(0)
     assert await grid_out.readlines(3) == [b"first\n"]
     grid_out.seek(0)
+    # As io.IOBase: lines are read until their total exceeds the hint, not merely reaches it.
+    assert await grid_out.readlines(6) == [b"first\n", b"second line\n"]
+    grid_out.seek(0)
     assert await grid_out.to_list() == [b"first\n", b"second line\n", b"third"]
 
 
