@@ -340,6 +340,11 @@ class Engine:
         _engines.add(self)
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
     def io_loop(self) -> Any:
         """The framework's event loop: the pinned one, or the current one."""
         if self.pinned_io_loop is not None:
@@ -443,11 +448,11 @@ class Engine:
             final()
             self._shutdown()
             return None
+        self._closed = True
         future: asyncio.Future[None] = loop.create_future()
         self.executor().submit(_work, mailbox(loop), future, contextvars.copy_context(), final, (), {})
         # Nobody has to await close(); fetch the exception so asyncio does not log it as lost.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._closed = True
         self._shutdown()
         return future
 

@@ -14,6 +14,7 @@ import contextlib
 import copy
 import inspect
 import random
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -1098,22 +1099,34 @@ class AgnosticClient(_Wrapping):
             delegate.append_metadata(motor_info)
         self.delegate = delegate
         self._client = self
+        self._connect_lock = threading.Lock()
         self._engine = Engine(
             framework,
             io_loop,
             max_workers or default_max_workers(delegate.options.pool_options.max_pool_size or None),
             type(self).__name__,
-            delegate.close,
+            self._close_pymongo,
         )
         if connect is not None and not isinstance(connect, bool):
             raise TypeError(f"connect must be True or False, not {connect!r}")
         if connect is None or connect:
-            self._engine.run_detached(delegate._get_topology)
+            self._engine.run_detached(self._connect_in_worker)
 
     @property
     def io_loop(self) -> Any:
         """The framework event loop: the pinned one, else the current one."""
         return self._engine.io_loop
+
+    def _connect_in_worker(self) -> None:
+        # PyMongo's _get_topology() opens a closed client again: connect only if not closed,
+        # and never while close runs (both hold the lock).
+        with self._connect_lock:
+            if not self._engine.closed:
+                self.delegate._get_topology()
+
+    def _close_pymongo(self) -> None:
+        with self._connect_lock:
+            self.delegate.close()
 
     @property
     def address(self) -> tuple[str, int] | None:

@@ -274,3 +274,29 @@ async def test_child_after_fork_creates_and_uses_a_client(
         assert sorted(d["who"] for d in docs) == ["child", "parent", "parent"]
     finally:
         sync_client[DB_NAME].shutdown_fork.delete_many({"tag": tag})
+
+
+def test_close_before_the_background_connect_stays_closed(
+    flavor: Flavor, mongodb_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client connects on a worker thread; for a mongodb+srv:// URI that connect resolves the
+    # hosts and builds a new topology. Slow it down so that close() (at once here, outside any loop)
+    # overtakes it, and take PyMongo's SRV branch with the DNS lookup left out (no DNS here): the
+    # connect must not open a new topology for the closed client.
+    from pymongo.synchronous.mongo_client import MongoClient as PyMongoClient
+
+    connect = PyMongoClient._get_topology
+
+    def slow_srv_connect(self: Any) -> Any:
+        time.sleep(0.3)
+        self._resolve_srv_info["is_srv"] = True
+        return connect(self)
+
+    monkeypatch.setattr(PyMongoClient, "_get_topology", slow_srv_connect)
+    monkeypatch.setattr(PyMongoClient, "_resolve_srv", lambda self: None)
+    client = flavor.Client(mongodb_uri)
+    time.sleep(0.05)  # The worker is now inside the slow connect.
+    client.close()
+    time.sleep(0.5)
+    assert not client.delegate._topology._opened
+    client.delegate._topology.close()  # Whatever happened, leave no monitor running.
