@@ -1,14 +1,15 @@
 """Start a throwaway SecantusDB server, for tests and demos.
 
 SecantusDB is a MongoDB-wire-compatible server distributed on PyPI as ``secantusdb`` (installed by
-Motor's ``test`` and ``demo`` extras, never by Motor itself). :class:`SecantusServer` runs it as a
-separate process on a free port of 127.0.0.1 and stops it afterwards::
+Motor's ``testing``, ``test`` and ``demo`` extras, never by Motor itself). :class:`SecantusServer`
+runs it as a separate process on a free port of 127.0.0.1 and stops it afterwards::
 
     with SecantusServer() as server:
         client = AsyncIOMotorClient(server.uri)
 
 It reports itself as a one-node replica set named ``secantus``, so sessions, transactions and
-change streams work.
+change streams work. Applications' tests get it through the pytest plugin,
+:mod:`motor.pytest_plugin`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-__all__ = ["SecantusServer", "free_port"]
+__all__ = ["SecantusServer", "ServerNotInstalledError", "free_port"]
 
 EXECUTABLE = "secantusd-py"
 
@@ -40,13 +41,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class ServerNotInstalledError(RuntimeError):
+    """SecantusDB's executable is neither beside the running Python nor on ``PATH``."""
+
+
 def _find_executable() -> str:
     beside_python = Path(sys.executable).with_name(EXECUTABLE)
     if beside_python.exists():
         return str(beside_python)
     found = shutil.which(EXECUTABLE)
     if found is None:
-        raise RuntimeError(f"{EXECUTABLE} not found: install the test server with pip install 'motor[test]'")
+        raise ServerNotInstalledError(
+            f"SecantusDB's {EXECUTABLE} is neither beside {sys.executable} nor on PATH: install it "
+            "with pip install 'motor[testing]', or set MONGODB_URI to the URI of a MongoDB server"
+        )
     return found
 
 
@@ -88,6 +96,7 @@ class SecantusServer:
     def start(self) -> SecantusServer:
         """Start the process and wait until it answers ``ping``.
 
+        :raises ServerNotInstalledError: if SecantusDB is not installed.
         :raises RuntimeError: if it exits or does not answer in time (with its output).
         """
         command = [

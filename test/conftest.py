@@ -1,13 +1,17 @@
 """Fixtures shared by the whole suite.
 
-The suite talks to a real server: ``MONGODB_URI`` if set, else a SecantusDB process that the suite
-starts on a free port and stops at the end. Behaviour tests take the ``flavor`` fixture, so each
-runs twice: once with the asyncio classes and once with the Tornado classes.
+The suite talks to a real server: ``MONGODB_URI`` if set, else a SecantusDB process started on a
+free port and stopped at the end, by the ``mongodb_uri`` fixture of Motor's pytest plugin
+(:mod:`motor.pytest_plugin`, which applications use too). Behaviour tests take the ``flavor``
+fixture, so each runs twice: once with the asyncio classes and once with the Tornado classes.
+
+``MOTOR_TEST_LOOP=uvloop`` runs every asyncio test on a uvloop event loop instead of asyncio's own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -20,7 +24,6 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from motor import motor_asyncio, motor_tornado
-from motor.testing import SecantusServer
 
 DB_NAME = "motor_test"
 
@@ -49,15 +52,32 @@ ASYNCIO = Flavor("asyncio", motor_asyncio, "AsyncIO")
 TORNADO = Flavor("tornado", motor_tornado, "")
 
 
-@pytest.fixture(scope="session")
-def mongodb_uri() -> Iterator[str]:
-    """The URI of the server under test."""
-    uri = os.environ.get("MONGODB_URI")
-    if uri:
-        yield uri
-        return
-    with SecantusServer() as server:
-        yield server.uri
+LOOPS = ("asyncio", "uvloop")
+
+
+class _UvloopFactory:
+    """Makes pytest-asyncio run each test on a new uvloop loop (its loop-factory hook)."""
+
+    @staticmethod
+    def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+        import uvloop
+
+        return {"uvloop": uvloop.new_event_loop}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # An environment installed before the plugin's entry point existed has not registered it.
+    if not config.pluginmanager.hasplugin("motor"):
+        config.pluginmanager.register(importlib.import_module("motor.pytest_plugin"), "motor")
+    loop = os.environ.get("MOTOR_TEST_LOOP", "asyncio")
+    if loop not in LOOPS:
+        raise pytest.UsageError(f"MOTOR_TEST_LOOP must be one of {', '.join(LOOPS)}, not {loop!r}")
+    if loop == "uvloop":
+        config.pluginmanager.register(_UvloopFactory(), "motor-test-uvloop")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"motor: event loop {os.environ.get('MOTOR_TEST_LOOP', 'asyncio')} (MOTOR_TEST_LOOP)"
 
 
 @pytest.fixture(scope="session")
