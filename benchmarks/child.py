@@ -4,7 +4,9 @@ The parent runs ``python -m benchmarks.child '<json parameters>'`` and reads one
 standard output: the iteration times, the CPU seconds spent in them, the ticker's delays, or
 ``{"skipped": reason}``. Iterations repeat until both ``min_iterations`` have run and
 ``min_time`` seconds have been spent in them, or ``max_time`` seconds have passed since the first.
-One untimed warm-up iteration comes first (it connects, and checks the results).
+One untimed warm-up iteration comes first (it connects, and checks the results). The async drivers
+and the hop variants run on the event loop of ``params["loop"]``: ``asyncio`` (the default) or
+``uvloop``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 
 from bson import ObjectId
 
-from benchmarks import workloads
-from benchmarks.workloads import DRIVERS, WORKLOADS, Context
+from benchmarks import hop, workloads
+from benchmarks.workloads import DRIVERS, Context, get_workload
 
 __all__ = ["main", "measure"]
 
@@ -90,10 +92,13 @@ class _Ticker:
 
 
 def _result(params: dict[str, Any], clock: _Clock) -> dict[str, Any]:
-    workload = WORKLOADS[params["workload"]]
+    workload = get_workload(params["workload"])
     return {
         "workload": workload.name,
         "driver": params["driver"],
+        "loop": params.get("loop", "asyncio"),
+        "tasks": workload.tasks,
+        "batch_size": workload.batch,
         "ops_per_iteration": workload.ops(params["scale"]),
         "bytes_per_iteration": workload.iteration_bytes(params["scale"]),
         "times": clock.times,
@@ -109,7 +114,7 @@ def _file_id(params: dict[str, Any]) -> Any:
 def _run_sync(params: dict[str, Any], bucket_class: Any) -> dict[str, Any]:
     driver = DRIVERS[params["driver"]]
     client = driver.client_factory()(params["uri"])
-    ctx = Context(WORKLOADS[params["workload"]], client, params["scale"], bucket_class, _file_id(params))
+    ctx = Context(get_workload(params["workload"]), client, params["scale"], bucket_class, _file_id(params))
     clock = _Clock(params)
     process_time, perf_counter = time.process_time, time.perf_counter
     try:
@@ -132,7 +137,7 @@ def _run_sync(params: dict[str, Any], bucket_class: Any) -> dict[str, Any]:
 async def _run_async(params: dict[str, Any], bucket_class: Any) -> dict[str, Any]:
     driver = DRIVERS[params["driver"]]
     client = driver.client_factory()(params["uri"])
-    ctx = Context(WORKLOADS[params["workload"]], client, params["scale"], bucket_class, _file_id(params))
+    ctx = Context(get_workload(params["workload"]), client, params["scale"], bucket_class, _file_id(params))
     clock = _Clock(params)
     ticker = _Ticker()
     process_time, perf_counter = time.process_time, time.perf_counter
@@ -158,10 +163,49 @@ async def _run_async(params: dict[str, Any], bucket_class: Any) -> dict[str, Any
     return result
 
 
+async def _run_hop(params: dict[str, Any]) -> dict[str, Any]:
+    workload = get_workload(params["workload"])
+    parts = workloads.split(workload.ops(params["scale"]), workload.tasks)
+    call = hop.make_hop(params["driver"])
+    clock = _Clock(params)
+    process_time, perf_counter = time.process_time, time.perf_counter
+
+    async def iteration() -> None:
+        if len(parts) == 1:
+            await hop.run_part(call, parts[0])
+        else:
+            await asyncio.gather(*(hop.run_part(call, part) for part in parts))
+
+    try:
+        await iteration()  # Warm-up: starts the threads.
+        clock.start()
+        while not clock.done():
+            cpu, start = process_time(), perf_counter()
+            await iteration()
+            elapsed, cpu = perf_counter() - start, process_time() - cpu
+            clock.record(elapsed, cpu)
+    finally:
+        closing = call.close()
+        if closing is not None and hasattr(closing, "__await__"):
+            await closing
+    return _result(params, clock)
+
+
+def _run_on_loop(params: dict[str, Any], main: Any) -> dict[str, Any]:
+    if params.get("loop", "asyncio") == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(main)  # type: ignore[no-any-return]
+    return asyncio.run(main)  # type: ignore[no-any-return]
+
+
 def measure(params: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in this process; return its raw result."""
+    workload = get_workload(params["workload"])
+    if workload.hop:
+        return _run_on_loop(params, _run_hop(params))
     driver = DRIVERS[params["driver"]]
-    workload = WORKLOADS[params["workload"]]
     bucket_class = None
     if workload.body.startswith("gridfs"):
         bucket_class = driver.bucket_factory()
@@ -172,7 +216,7 @@ def measure(params: dict[str, Any]) -> dict[str, Any]:
                 "skipped": f"{driver.gridfs_module}.{driver.gridfs_class} is not importable yet",
             }
     if driver.is_async:
-        return asyncio.run(_run_async(params, bucket_class))
+        return _run_on_loop(params, _run_async(params, bucket_class))
     return _run_sync(params, bucket_class)
 
 

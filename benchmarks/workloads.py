@@ -5,15 +5,21 @@ PyMongo's ``AsyncMongoClient`` and Motor, whose APIs agree here). An *iteration*
 for example 10,000 ``find_one`` calls, or one ``find`` drained of 10,000 documents. Its *ops* are
 commands or documents, as :attr:`Workload.unit` says; ``--scale`` multiplies their number.
 
-The ``8Tasks``/``80Tasks`` variants split an iteration's ops among that many concurrent tasks, each
-awaiting one operation at a time (for the sync driver: that many threads). A FindMany variant gives
-each task a ``find().limit(n / tasks)``.
+A ``{N}Tasks`` variant (``FindOneByID100Tasks``, any N) splits an iteration's ops among N concurrent
+tasks, each awaiting one operation at a time (for the sync driver: N threads). A FindMany variant
+gives each task a ``find().limit(n / N)``. A ``Batch{B}`` suffix (``FindManyAndEmptyCursorBatch300``)
+sets ``batch_size(B)`` on every driver's cursor; without it every driver's cursor gets the server's
+default batch, Motor's included, so that a row always compares the drivers at one batch size.
+
+``Hop`` and ``Hop{N}Tasks`` are :mod:`benchmarks.hop`'s no-op round trips (no server); their
+"drivers" are the variants of :data:`HOP_VARIANTS`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,10 +29,15 @@ from benchmarks import data
 
 __all__ = [
     "DATABASE",
+    "DEFAULT_TASKS",
     "DRIVERS",
+    "HOP_VARIANTS",
     "WORKLOADS",
     "Driver",
     "Workload",
+    "get_workload",
+    "groups",
+    "label",
     "select_workloads",
 ]
 
@@ -101,6 +112,21 @@ DRIVERS: dict[str, Driver] = {
 }
 
 
+#: The variants of the hop micro-benchmark (see :mod:`benchmarks.hop`), by key: their table labels.
+HOP_VARIANTS: dict[str, str] = {
+    "floor": "Floor",
+    "to_thread": "to_thread",
+    "engine": "Engine",
+    "stack": "MotorStack",
+}
+
+
+def label(key: str) -> str:
+    """The table label of a driver or hop variant."""
+    driver = DRIVERS.get(key)
+    return driver.label if driver is not None else HOP_VARIANTS.get(key, key)
+
+
 @dataclass(frozen=True)
 class Workload:
     """One benchmark.
@@ -113,6 +139,7 @@ class Workload:
     :param tasks: concurrent tasks (threads for the sync driver) sharing an iteration's ops.
     :param corpus: whether it reads the corpus of tweets with ``_id`` 1..count.
     :param serial: the serial workload a concurrent variant is compared with.
+    :param batch: the ``batch_size`` every driver's cursor gets; ``None``: the server's default.
     """
 
     name: str
@@ -123,6 +150,12 @@ class Workload:
     tasks: int = 1
     corpus: bool = False
     serial: str | None = None
+    batch: int | None = None
+
+    @property
+    def hop(self) -> bool:
+        """Whether it is a no-op round trip of :mod:`benchmarks.hop` (no server, no driver)."""
+        return self.body == "hop"
 
     def ops(self, scale: float) -> int:
         """Ops per iteration at ``scale`` (at least one, and at least one per task)."""
@@ -137,7 +170,8 @@ class Workload:
     def describe(self) -> str:
         form = f"{self.tasks} concurrent tasks" if self.tasks > 1 else "serial"
         unit = self.unit if self.count == 1 else f"{self.unit}s"
-        return f"{self.name}: {self.count:,} {unit} per iteration, {form}"
+        batch = f", batch_size({self.batch})" if self.batch is not None else ""
+        return f"{self.name}: {self.count:,} {unit} per iteration, {form}{batch}"
 
 
 def file_size(scale: float) -> int:
@@ -145,24 +179,25 @@ def file_size(scale: float) -> int:
     return max(1, round(data.GRIDFS_SIZE * scale))
 
 
-def _concurrent(base: Workload, tasks: int) -> Workload:
-    return Workload(
-        f"{base.name}{tasks}Tasks",
-        base.body,
-        base.count,
-        base.unit_bytes,
-        base.unit,
-        tasks,
-        base.corpus,
-        serial=base.name,
-    )
-
-
 _RUN_COMMAND = Workload("RunCommand", "run_command", 10_000, data.bson_size(HELLO), "command")
 _FIND_ONE = Workload("FindOneByID", "find_one", 10_000, data.TWEET_SIZE, "find_one", corpus=True)
 _FIND_MANY = Workload(
     "FindManyAndEmptyCursor", "find_many_to_list", 10_000, data.TWEET_SIZE, "document", corpus=True
 )
+_FIND_MANY_ASYNC_FOR = Workload(
+    "FindManyAndEmptyCursorAsyncFor", "find_many_async_for", 10_000, data.TWEET_SIZE, "document", corpus=True
+)
+_HOP = Workload("Hop", "hop", 10_000, 0, "call")
+
+#: The workloads that take a ``{N}Tasks`` suffix, and those that take a ``Batch{B}`` suffix.
+CONCURRENT_BASES = (_RUN_COMMAND, _FIND_ONE, _FIND_MANY, _HOP)
+BATCH_BASES = (_FIND_MANY, _FIND_MANY_ASYNC_FOR)
+
+#: The task counts of the ``concurrent`` group, and the batch size of the FindMany rows that set one.
+DEFAULT_TASKS = (10, 80, 100, 1000)
+DEFAULT_BATCH = 300
+#: The task counts of the hop micro-benchmark besides serial.
+DEFAULT_HOP_TASKS = (100,)
 
 WORKLOADS: dict[str, Workload] = {
     workload.name: workload
@@ -172,60 +207,100 @@ WORKLOADS: dict[str, Workload] = {
         Workload("SmallDocInsertOne", "insert_one", 10_000, data.SMALL_DOC_SIZE, "insert_one"),
         Workload("LargeDocInsertOne", "insert_one_large", 10, data.LARGE_DOC_SIZE, "insert_one"),
         _FIND_MANY,
-        Workload(
-            "FindManyAndEmptyCursorAsyncFor",
-            "find_many_async_for",
-            10_000,
-            data.TWEET_SIZE,
-            "document",
-            corpus=True,
-        ),
+        _FIND_MANY_ASYNC_FOR,
         Workload("SmallDocBulkInsert", "insert_many", 10_000, data.SMALL_DOC_SIZE, "document"),
         Workload("LargeDocBulkInsert", "insert_many_large", 10, data.LARGE_DOC_SIZE, "document"),
         Workload("GridFsUpload", "gridfs_upload", 1, data.GRIDFS_SIZE, "file"),
         Workload("GridFsDownload", "gridfs_download", 1, data.GRIDFS_SIZE, "file"),
-        _concurrent(_RUN_COMMAND, 8),
-        _concurrent(_RUN_COMMAND, 80),
-        _concurrent(_FIND_ONE, 8),
-        _concurrent(_FIND_ONE, 80),
-        _concurrent(_FIND_MANY, 8),
-        _concurrent(_FIND_MANY, 80),
+        _HOP,
     )
 }
 
-#: Named groups for ``--workloads``.
-GROUPS: dict[str, list[str]] = {
-    "all": list(WORKLOADS),
-    "serial": [name for name, w in WORKLOADS.items() if w.tasks == 1],
-    "concurrent": [name for name, w in WORKLOADS.items() if w.tasks > 1],
-    "targets": [
-        "RunCommand",
-        "FindOneByID",
-        "SmallDocInsertOne",
-        "FindManyAndEmptyCursor",
-        "FindManyAndEmptyCursorAsyncFor",
-        "RunCommand80Tasks",
-        "FindOneByID80Tasks",
-    ],
-}
+_VARIANT = re.compile(r"(?P<base>[A-Za-z]+?)(?:(?P<tasks>\d+)Tasks)?(?:Batch(?P<batch>\d+))?")
 
 
-def select_workloads(names: Sequence[str]) -> list[Workload]:
-    """The workloads (or groups) named, comma- or space-separated, in the order of :data:`WORKLOADS`.
+def get_workload(name: str) -> Workload:
+    """The workload of this name, variants included (``FindOneByID1000Tasks``, ``...Batch300``).
+
+    :raises KeyError: if no workload has this name.
+    """
+    if name in WORKLOADS:
+        return WORKLOADS[name]
+    match = _VARIANT.fullmatch(name)
+    base = WORKLOADS.get(match["base"]) if match else None
+    if match is None or base is None or not (match["tasks"] or match["batch"]):
+        raise KeyError(name)
+    tasks, batch = match["tasks"], match["batch"]
+    if (tasks and base not in CONCURRENT_BASES) or (batch and base not in BATCH_BASES):
+        raise KeyError(name)
+    return Workload(
+        name,
+        base.body,
+        base.count,
+        base.unit_bytes,
+        base.unit,
+        int(tasks) if tasks else 1,
+        base.corpus,
+        serial=base.name if tasks else None,
+        batch=int(batch) if batch else None,
+    )
+
+
+def groups(
+    tasks: Sequence[int] = DEFAULT_TASKS, hop_tasks: Sequence[int] = DEFAULT_HOP_TASKS
+) -> dict[str, list[str]]:
+    """The named groups of ``--workloads``, for these task counts."""
+    concurrent = [f"{base.name}{n}Tasks" for base in (_RUN_COMMAND, _FIND_ONE, _FIND_MANY) for n in tasks]
+    batched = [f"{base.name}Batch{DEFAULT_BATCH}" for base in BATCH_BASES]
+    hop = ["Hop", *(f"Hop{n}Tasks" for n in hop_tasks)]
+    serial = [name for name, w in WORKLOADS.items() if not w.hop]
+    find_many = [_FIND_MANY.name, _FIND_MANY_ASYNC_FOR.name, *batched]
+    curve = [f"{base.name}{n}Tasks" for base in (_RUN_COMMAND, _FIND_ONE) for n in tasks]
+    return {
+        "all": [*hop, *serial, *batched, *concurrent],
+        "serial": [*serial, *batched],
+        "concurrent": concurrent,
+        "hop": hop,
+        "findmany": find_many,
+        "targets": [
+            *hop,
+            "RunCommand",
+            "FindOneByID",
+            "SmallDocInsertOne",
+            *find_many,
+            *curve,
+        ],
+    }
+
+
+#: The groups for the default task counts.
+GROUPS = groups()
+
+
+def select_workloads(
+    names: Sequence[str],
+    tasks: Sequence[int] = DEFAULT_TASKS,
+    hop_tasks: Sequence[int] = DEFAULT_HOP_TASKS,
+) -> list[Workload]:
+    """The workloads (or groups) named, comma- or space-separated, in the order of the ``all`` group
+    (names outside it last, in the order given).
 
     :raises KeyError: naming what is neither a workload nor a group.
     """
-    wanted: set[str] = set()
-    lower = {name.lower(): name for name in WORKLOADS}
+    named = groups(tasks, hop_tasks)
+    order = named["all"]
+    lower = {name.lower(): name for name in [*order, *WORKLOADS]}
+    wanted: list[str] = []
     for item in names:
         for name in filter(None, (part.strip() for part in item.split(","))):
-            if name.lower() in GROUPS:
-                wanted.update(GROUPS[name.lower()])
-            elif name.lower() in lower:
-                wanted.add(lower[name.lower()])
+            if name.lower() in named:
+                found = named[name.lower()]
             else:
-                raise KeyError(name)
-    return [workload for name, workload in WORKLOADS.items() if name in wanted]
+                found = [lower.get(name.lower()) or get_workload(name).name]
+            wanted.extend(n for n in found if n not in wanted)
+    rank = {name: index for index, name in enumerate(order)}
+    wanted.sort(key=lambda name: rank.get(name, len(rank)))
+    return [get_workload(name) for name in wanted]
 
 
 def split(ops: int, tasks: int) -> list[range]:
@@ -254,6 +329,18 @@ class Context:
         self.file_size = file_size(scale)
         self.payload = data.gridfs_data(self.file_size) if workload.body == "gridfs_upload" else b""
         self.pool: ThreadPoolExecutor | None = None
+
+    def find(self) -> Any:
+        """``find()`` on the corpus, with the workload's batch size whatever the driver's default."""
+        cursor = self.corpus.find()
+        if self.workload.batch is not None:
+            return cursor.batch_size(self.workload.batch)
+        delegate = getattr(cursor, "delegate", None)
+        if delegate is not None:
+            # A Motor cursor: Motor before issue 10 asked for batches of its own size by default;
+            # PyMongo's 0 is the server's default batch, as the PyMongo rows get.
+            delegate.batch_size(0)
+        return cursor
 
     def fresh_documents(self) -> None:
         body = self.workload.body
@@ -287,7 +374,7 @@ def _sync_insert_one(ctx: Context, part: range) -> None:
 
 
 def _sync_find_many_to_list(ctx: Context, part: range) -> None:
-    cursor = ctx.corpus.find()
+    cursor = ctx.find()
     if len(part) != ctx.ops:
         cursor = cursor.limit(len(part))
     found = cursor.to_list()
@@ -295,7 +382,7 @@ def _sync_find_many_to_list(ctx: Context, part: range) -> None:
 
 
 def _sync_find_many_for(ctx: Context, part: range) -> None:
-    cursor = ctx.corpus.find()
+    cursor = ctx.find()
     if len(part) != ctx.ops:
         cursor = cursor.limit(len(part))
     count = 0
@@ -378,7 +465,7 @@ async def _async_insert_one(ctx: Context, part: range) -> None:
 
 
 async def _async_find_many_to_list(ctx: Context, part: range) -> None:
-    cursor = ctx.corpus.find()
+    cursor = ctx.find()
     if len(part) != ctx.ops:
         cursor = cursor.limit(len(part))
     found = await cursor.to_list(None)
@@ -386,7 +473,7 @@ async def _async_find_many_to_list(ctx: Context, part: range) -> None:
 
 
 async def _async_find_many_for(ctx: Context, part: range) -> None:
-    cursor = ctx.corpus.find()
+    cursor = ctx.find()
     if len(part) != ctx.ops:
         cursor = cursor.limit(len(part))
     count = 0
