@@ -99,8 +99,13 @@ class SecantusServer:
         :raises ServerNotInstalledError: if SecantusDB is not installed.
         :raises RuntimeError: if it exits or does not answer in time (with its output).
         """
+        try:
+            executable = _find_executable()
+        except ServerNotInstalledError:
+            self._log.close()
+            raise
         command = [
-            _find_executable(),
+            executable,
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--storage-path", self.storage_path,
