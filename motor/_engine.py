@@ -16,13 +16,14 @@ A Tornado Future is an asyncio Future since Tornado 5, so one implementation ser
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import itertools
 import logging
 import os
-import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -74,9 +75,11 @@ def validate_max_workers(value: object, name: str = "max_workers") -> int:
 def _resolve(
     future: asyncio.Future[Any], value: Any, failed: bool, on_cancel: Callable[[], Any] | None
 ) -> None:
-    # Runs on the loop thread, where the Future's state is authoritative.
-    if future.cancelled():
-        if on_cancel is not None:
+    # Runs on the loop thread, where the Future's state is authoritative. A Future that is already
+    # done was cancelled by its awaiter, or completed by application code: either way the outcome
+    # is nobody's any more.
+    if future.done():
+        if on_cancel is not None and future.cancelled():
             on_cancel()
         return
     if failed:
@@ -90,12 +93,15 @@ class _Mailbox:
 
     Waking a loop from another thread costs a write to its self-pipe and a turn of the loop; under
     concurrency many workers finish at once, and they share that cost.
+
+    The mailbox holds its loop weakly: the table of mailboxes is keyed weakly by loop, and a strong
+    reference here would keep every loop that ever received a result alive for ever.
     """
 
     __slots__ = ("__weakref__", "_items", "_lock", "_loop", "_scheduled")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        self._loop = weakref.ref(loop)
         self._items: list[tuple[asyncio.Future[Any], Any, bool, Callable[[], Any] | None]] = []
         self._lock = threading.Lock()
         self._scheduled = False
@@ -109,16 +115,28 @@ class _Mailbox:
             if self._scheduled:
                 return
             self._scheduled = True
-        # A RuntimeError means the loop was closed while the worker ran: nobody can await the result.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._drain)
+        loop = self._loop()
+        try:
+            if loop is None:
+                raise RuntimeError("the loop is gone")
+            loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:
+            # The loop was closed while the worker ran: nobody can await these results, and
+            # keeping them would keep the loop (each Future's) alive.
+            with self._lock:
+                self._items.clear()
+                self._scheduled = False
 
     def _drain(self) -> None:
         with self._lock:
             items, self._items = self._items, []
             self._scheduled = False
         for item in items:
-            _resolve(*item)
+            # One outcome's delivery must never depend on another's.
+            try:
+                _resolve(*item)
+            except BaseException:
+                _log.exception("Motor could not deliver a result to its Future")
 
 
 _mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
@@ -160,91 +178,293 @@ def _work(
         box.put(future, result, False, on_cancel)
 
 
+#: No bound: the waiting pool runs a thread per waiting call.
+_UNBOUNDED = 1 << 30
+
+#: Seconds a parked worker waits for a call before its thread exits.
+IDLE_TIMEOUT = 10.0
+#: Seconds a worker that just finished a call polls for the next one before it parks. Picking up a
+#: call while polling saves the submitter a wake-up, which costs tens of microseconds on a VM.
+SPIN_TIME = 0.0002
+#: Seconds after which a running call counts as blocked (waiting for a server, a lock, a change),
+#: so that a queued call gets another worker instead of waiting behind it.
+BLOCKED_AFTER = 0.002
+#: How often the supervisor looks at pools whose calls wait.
+SUPERVISE_EVERY = 0.0005
+
+
+def default_target_workers() -> int:
+    """The number of workers a pool keeps busy with calls that do not block.
+
+    PyMongo's calls hold the GIL while they encode and decode, and mostly wait for the network in
+    between: a few threads per core keep the interpreter busy, and more only trade GIL hand-offs.
+    """
+    return max(4, 2 * (os.cpu_count() or 1))
+
+
+class _Worker:
+    """A worker thread's parking place and what it runs now."""
+
+    __slots__ = ("parked", "started", "wake")
+
+    def __init__(self) -> None:
+        # Held while the worker is parked; releasing it wakes the worker (a binary semaphore).
+        # Whoever takes a worker off the pool's parked list releases it exactly once.
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.parked = False
+        #: When the worker's current call started (``time.monotonic()``), or 0 if it runs none.
+        self.started = 0.0
+
+
 class WorkerPool:
-    """Daemon threads that run submitted calls, at most ``max_workers`` at once.
+    """Threads that run submitted calls: as few as keep the calls moving, at most ``max_workers``.
+
+    The policy, in order of cost to the submitter (usually the event loop's thread):
+
+    - A call goes on a FIFO queue. A worker that finishes a call takes the next one without any
+      wake-up, and polls the queue for :data:`SPIN_TIME` before it parks.
+    - A parked worker is woken only if fewer than ``target`` workers are running calls, the most
+      recently parked first (LIFO), so that a few hot threads do the work.
+    - A supervisor thread (one per process) watches pools whose calls wait: when the oldest queued
+      call has waited for :data:`BLOCKED_AFTER` while fewer than ``target`` running calls are still
+      short, the running ones are blocked (slow queries, server selection, ...), and it wakes or
+      starts a worker for each call that waited that long, up to ``max_workers``. Threads are only
+      ever started there, never on the submitter's thread.
+    - A worker parked for :data:`IDLE_TIMEOUT` exits; :meth:`shutdown` makes them all exit once
+      the queue is empty.
 
     Unlike :class:`concurrent.futures.ThreadPoolExecutor`, it allocates no Future per call (the
-    caller's asyncio Future is the only one), starts new threads from a spawner thread of its own
-    rather than on the submitting (event loop) thread, and does not hold up interpreter exit for a
-    call that still waits for a server.
+    caller's Future is the only one) and does not hold up interpreter exit for a call that still
+    waits for a server.
 
     :param max_workers: the most threads running calls.
     :param name: the prefix of the threads' names.
+    :param target: how many running calls keep the pool from growing while they are short.
     """
 
-    def __init__(self, max_workers: int, name: str) -> None:
+    def __init__(self, max_workers: int, name: str, target: int | None = None) -> None:
         self.max_workers = max_workers
+        self.target = min(max_workers, target or default_target_workers())
         self._name = name
-        self._calls: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
-            queue.SimpleQueue()
+        self._calls: collections.deque[tuple[float, Callable[..., Any], tuple[Any, ...]]] = (
+            collections.deque()
         )
-        self._spawn_requests: queue.SimpleQueue[bool] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._threads = 0
-        self._idle = 0
+        self._workers: set[_Worker] = set()  # Every live worker thread's record.
+        self._parked: list[_Worker] = []  # The most recently parked last.
+        # Workers running a call, polling for one, woken but not yet running, and being started:
+        # all of them take a queued call without further help.
+        self._running = 0
+        self._spinning = 0
+        self._waking = 0
+        self._starting = 0
+        self._watched = False
         self._numbers = itertools.count()
         self._shutdown = False
-        self._spawner: threading.Thread | None = None
+
+    @property
+    def threads(self) -> int:
+        """The number of worker threads alive or being started."""
+        return len(self._workers) + self._starting
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on a worker thread; what it raises is logged and dropped.
 
         :raises RuntimeError: after :meth:`shutdown`.
         """
-        if self._shutdown:
-            raise RuntimeError("cannot run new calls after the worker pool was shut down")
-        self._calls.put((fn, args))
         with self._lock:
-            if self._idle:
-                # An idle worker will take it.
-                self._idle -= 1
+            if self._shutdown:
+                raise RuntimeError("cannot run new calls after the worker pool was shut down")
+            calls = self._calls
+            calls.append((time.monotonic(), fn, args))
+            if self._spinning + self._waking + self._starting >= len(calls):
+                return  # Workers on their way take every queued call.
+            if self._running + self._waking + self._starting < self.target:
+                if self._parked:
+                    self._wake_one()
+                    return
+                if self.threads < self.max_workers:
+                    self._starting += 1
+                    _supervisor.start_worker(self)
+                    return
+            # The workers wanted are busy: the call waits for one, or for the supervisor to find
+            # that the busy ones are blocked.
+            if self._watched:
                 return
-            if self._threads >= self.max_workers:
-                return  # Every worker is busy: the call waits for one.
-            self._threads += 1
-            first = self._spawner is None
-            if first:
-                # Not named like the workers: it runs no calls.
-                self._spawner = threading.Thread(
-                    target=self._spawn_loop, name=f"spawner-of-{self._name}", daemon=True
-                )
-        if first:
-            # The pool's first call starts its first threads here; later ones never do.
-            self._start_worker()
-            self._spawner.start()  # type: ignore[union-attr]
-        else:
-            self._spawn_requests.put(True)
+            self._watched = True
+        _supervisor.watch(self)
 
-    def _start_worker(self) -> None:
-        threading.Thread(
-            target=self._work_loop, name=f"{self._name}-{next(self._numbers)}", daemon=True
-        ).start()
+    def _wake_one(self) -> None:
+        # With the lock held.
+        worker = self._parked.pop()
+        worker.parked = False
+        self._waking += 1
+        worker.wake.release()
 
-    def _spawn_loop(self) -> None:
-        while self._spawn_requests.get():
-            self._start_worker()
+    def _start_thread(self) -> None:
+        # Supervisor thread; the count of starting threads already includes this one.
+        try:
+            threading.Thread(
+                target=self._work_loop, name=f"{self._name}-{next(self._numbers)}", daemon=True
+            ).start()
+        except BaseException:
+            with self._lock:
+                self._starting -= 1
+            raise
+
+    def supervise(self, now: float) -> bool:
+        """Give blocked calls more workers (supervisor thread); return whether calls still wait."""
+        start = 0
+        with self._lock:
+            calls = self._calls
+            if not calls:
+                self._watched = False
+                return False
+            deadline = now - BLOCKED_AFTER
+            if calls[0][0] <= deadline:
+                short = sum(1 for w in self._workers if w.started > deadline)
+                if short + self._spinning + self._waking + self._starting < self.target:
+                    overdue = sum(1 for queued, _, _ in calls if queued <= deadline)
+                    while overdue and self._parked:
+                        self._wake_one()
+                        overdue -= 1
+                    start = max(0, min(overdue, self.max_workers - self.threads))
+                    self._starting += start
+        for _ in range(start):
+            self._start_thread()
+        return True
+
+    def _take(self, worker: _Worker) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
+        # With the lock held.
+        if self._calls:
+            _, fn, args = self._calls.popleft()
+            self._running += 1
+            worker.started = time.monotonic()
+            return fn, args
+        return None
 
     def _work_loop(self) -> None:
+        worker = _Worker()
+        lock = self._lock
         calls = self._calls
+        with lock:
+            self._starting -= 1
+            self._workers.add(worker)
+            call = self._take(worker)
         while True:
-            call = calls.get()
-            if call is None:
-                calls.put(None)  # Pass the shutdown on to the next worker.
-                return
-            fn, args = call
-            try:
-                fn(*args)
-            except BaseException:
-                _log.debug("a background call of Motor's failed", exc_info=True)
-            del call, fn, args
-            with self._lock:
-                self._idle += 1
+            while call is not None:
+                fn, args = call
+                try:
+                    fn(*args)
+                except BaseException:
+                    _log.debug("a background call of Motor's failed", exc_info=True)
+                del call, fn, args
+                with lock:
+                    self._running -= 1
+                    worker.started = 0.0
+                    call = self._take(worker)
+                    spin = call is None and not self._spinning and not self._shutdown
+                    if spin:
+                        self._spinning += 1
+                if spin:
+                    deadline = time.monotonic() + SPIN_TIME
+                    while not calls and time.monotonic() < deadline:
+                        time.sleep(0)  # Lets the loop thread have the GIL.
+                    with lock:
+                        self._spinning -= 1
+                        call = self._take(worker)
+            with lock:
+                call = self._take(worker)
+                if call is not None:
+                    continue
+                if self._shutdown:
+                    self._workers.discard(worker)
+                    return
+                worker.parked = True
+                self._parked.append(worker)
+            if not worker.wake.acquire(timeout=IDLE_TIMEOUT):
+                with lock:
+                    if worker.parked:
+                        # Nobody woke it: the thread is not needed.
+                        self._parked.remove(worker)
+                        self._workers.discard(worker)
+                        return
+                # Taken off the parked list just as the wait timed out: its wake-up is on the way.
+                worker.wake.acquire()
+            with lock:
+                self._waking -= 1
+                call = self._take(worker)
 
     def shutdown(self) -> None:
-        """Stop the threads once the calls already submitted have run."""
-        self._shutdown = True
-        self._calls.put(None)
-        self._spawn_requests.put(False)
+        """Stop the threads once the calls already submitted have run; later submits raise."""
+        with self._lock:
+            self._shutdown = True
+            while self._parked:
+                self._wake_one()
+
+
+class _Supervisor:
+    """The one thread per process that starts worker threads and unblocks waiting calls."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._to_start: list[WorkerPool] = []
+        self._watched: set[WorkerPool] = set()
+        self._thread: threading.Thread | None = None
+
+    def start_worker(self, pool: WorkerPool) -> None:
+        """Start a thread for ``pool``, whose count of starting threads already includes it."""
+        with self._cond:
+            self._to_start.append(pool)
+            self._ensure_running()
+            self._cond.notify()
+
+    def watch(self, pool: WorkerPool) -> None:
+        """Look at ``pool`` until none of its calls waits."""
+        with self._cond:
+            self._watched.add(pool)
+            self._ensure_running()
+            self._cond.notify()
+
+    def _ensure_running(self) -> None:
+        # With the condition's lock held.
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="motor-supervisor", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        cond = self._cond
+        while True:
+            with cond:
+                if not self._to_start and not self._watched:
+                    cond.wait(IDLE_TIMEOUT)
+                    if not self._to_start and not self._watched:
+                        self._thread = None
+                        return
+                to_start, self._to_start = self._to_start, []
+                watched = list(self._watched)
+            for pool in to_start:
+                try:
+                    pool._start_thread()
+                except BaseException:
+                    _log.exception("Motor could not start a worker thread")
+            if not watched:
+                continue
+            time.sleep(SUPERVISE_EVERY)
+            now = time.monotonic()
+            done = [pool for pool in watched if not pool.supervise(now)]
+            if done:
+                with cond:
+                    # A pool that a submit watched again since keeps its place.
+                    self._watched.difference_update(pool for pool in done if not pool._watched)
+
+    def after_fork(self) -> None:
+        """Forget the supervisor thread, which did not survive fork (child process)."""
+        self.__init__()  # type: ignore[misc]
+
+
+_supervisor = _Supervisor()
 
 
 _session_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
@@ -283,8 +503,10 @@ def register_after_fork(hook: Callable[[], None]) -> None:
 
 def _after_fork_in_child() -> None:
     # Worker threads do not survive fork; a child builds new pools on first use.
+    _supervisor.after_fork()
     for engine in list(_engines):
         engine._executor = None
+        engine._waiters = None
         engine._lock = threading.Lock()
     for hook in _fork_hooks:
         hook()
@@ -295,12 +517,25 @@ if hasattr(os, "register_at_fork"):
 
 
 class Engine:
-    """The event-loop binding and thread pool shared by a client and every object reached from it.
+    """The event-loop binding and thread pools shared by a client and every object reached from it.
+
+    Its invariants, each of which a test holds it to:
+
+    - The engine never keeps an event loop alive: it refers to the running loop only through the
+      Futures of calls in flight and a mailbox that holds the loop weakly.
+    - Every submitted call resolves its Future exactly once, unless the caller cancelled it or
+      completed it itself, and one Future's fate never stops another's delivery.
+    - Calls that wait for events (a change stream's next change) run on a second pool of their own,
+      so that however many wait, the calls of ``max_workers`` keep running.
+    - After :meth:`close`, no thread is ever started again: clean-up (closing cursors, ending
+      sessions) completes at once without I/O, since PyMongo's close already did it on the server.
+    - A client that is garbage-collected without ``close()`` releases its threads; idle threads exit
+      after :data:`IDLE_TIMEOUT` anyway.
 
     :param framework: the framework the client's class was generated for.
     :param io_loop: the framework event loop to pin the client to, or ``None`` to follow the
         running loop of each call.
-    :param max_workers: the most worker threads this client runs at once.
+    :param max_workers: the most worker threads this client runs operations on at once.
     :param owner_name: the client's class name, for error messages.
     :param final: closes the PyMongo client (run by :meth:`close`, or at interpreter exit).
     """
@@ -312,6 +547,7 @@ class Engine:
         "_final",
         "_lock",
         "_pinned",
+        "_waiters",
         "framework",
         "max_workers",
         "owner_name",
@@ -335,6 +571,7 @@ class Engine:
         self.owner_name = owner_name
         self._final = final
         self._executor: WorkerPool | None = None
+        self._waiters: WorkerPool | None = None
         self._lock = threading.Lock()
         self._closed = False
         _engines.add(self)
@@ -354,8 +591,8 @@ class Engine:
     def loop(self) -> asyncio.AbstractEventLoop:
         """Return the asyncio loop that a call made now must deliver its result to.
 
-        :raises RuntimeError: if the client is pinned to another loop than the running one, or if
-            no loop is running and none is set.
+        :raises RuntimeError: if the client is pinned to another loop than the running one, or to a
+            closed loop, or if no loop is running and none is set.
         """
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -369,26 +606,55 @@ class Engine:
                     f"used from a different event loop {running!r}; create one client per event "
                     "loop, or create the client without io_loop= to follow the running loop"
                 )
+            if running is None and pinned.is_closed():
+                raise RuntimeError(
+                    f"This {self.owner_name} is bound to io_loop {self.pinned_io_loop!r}, which is "
+                    "closed: its results could never be delivered"
+                )
             return pinned
         if running is not None:
             return running
         return self.framework.to_asyncio_loop(self.framework.get_event_loop())
 
+    def _pool(self, waiters: bool) -> WorkerPool:
+        # Creates the pool on first use (and again after fork), never after close.
+        with self._lock:
+            if self._closed:
+                self.check_open()
+            pool = self._waiters if waiters else self._executor
+            if pool is None:
+                if waiters:
+                    pool = self._waiters = WorkerPool(_UNBOUNDED, "motor-waiter", target=_UNBOUNDED)
+                else:
+                    pool = self._executor = WorkerPool(self.max_workers, "motor-worker")
+                # A client dropped without close() must not leave its threads behind.
+                weakref.finalize(self, pool.shutdown)
+        return pool
+
     def executor(self) -> WorkerPool:
-        """Return the client's thread pool, creating it on first use (and again after fork)."""
-        executor = self._executor
-        if executor is None:
-            with self._lock:
-                executor = self._executor
-                if executor is None:
-                    executor = WorkerPool(self.max_workers, "motor-worker")
-                    self._executor = executor
-        return executor
+        """Return the client's thread pool, creating it on first use (and again after fork).
+
+        :raises InvalidOperation: if the client was closed.
+        """
+        return self._executor or self._pool(False)
 
     def check_open(self) -> None:
         """:raises InvalidOperation: if the client was closed."""
         if self._closed:
             raise InvalidOperation(f"Cannot use {self.owner_name} after close")
+
+    def _submit(
+        self,
+        pool: WorkerPool,
+        fn: Callable[..., _T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        on_cancel: Callable[[], Any] | None = None,
+    ) -> asyncio.Future[_T]:
+        loop = self.loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        pool.submit(_work, mailbox(loop), future, contextvars.copy_context(), fn, args, kwargs, on_cancel)
+        return future
 
     def run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> asyncio.Future[_T]:
         """Run ``fn(*args, **kwargs)`` on a worker thread; return a Future of the caller's loop.
@@ -398,10 +664,17 @@ class Engine:
         """
         if self._closed:
             self.check_open()
-        loop = self.loop()
-        future: asyncio.Future[_T] = loop.create_future()
-        self.executor().submit(_work, mailbox(loop), future, contextvars.copy_context(), fn, args, kwargs)
-        return future
+        return self._submit(self._executor or self._pool(False), fn, args, kwargs)
+
+    def run_waiting(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        """Like :meth:`run`, for a call that waits for an event (a change stream's next change).
+
+        It runs on a pool of its own that ``max_workers`` does not bound, so that waiting calls
+        never starve the client's operations (whose completion they may be waiting for).
+        """
+        if self._closed:
+            self.check_open()
+        return self._submit(self._waiters or self._pool(True), fn, args, {})
 
     def run_cancellable(
         self, on_cancel: Callable[[], Any], fn: Callable[..., _T], *args: Any
@@ -414,16 +687,26 @@ class Engine:
         """
         if self._closed:
             self.check_open()
-        loop = self.loop()
-        future: asyncio.Future[_T] = loop.create_future()
-        self.executor().submit(
-            _work, mailbox(loop), future, contextvars.copy_context(), fn, args, {}, on_cancel
-        )
-        return future
+        return self._submit(self._executor or self._pool(False), fn, args, {}, on_cancel)
+
+    def run_cleanup(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Future[None]:
+        """Run a clean-up (closing a cursor, ending a session) like :meth:`run`; after the client
+        is closed, complete at once instead: PyMongo's close did it on the server already, and
+        leaving an ``async with`` block must not raise because the client is closed.
+        """
+        if self._closed:
+            done: asyncio.Future[None] = self.loop().create_future()
+            done.set_result(None)
+            return done
+        return self._submit(self._executor or self._pool(False), fn, args, kwargs)
 
     def run_detached(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on a worker thread with no one waiting for it (background work)."""
-        self.executor().submit(fn, *args)
+        """Run ``fn(*args)`` on a worker thread with no one waiting for it (background work).
+
+        After :meth:`close` it is dropped: the client's close did the clean-up it would do.
+        """
+        with contextlib.suppress(InvalidOperation, RuntimeError):
+            (self._executor or self._pool(False)).submit(fn, *args)
 
     def close(self) -> asyncio.Future[None] | None:
         """Mark the client closed and close the PyMongo client on a worker thread.
@@ -448,16 +731,20 @@ class Engine:
             final()
             self._shutdown()
             return None
+        pool = self.executor()
         self._closed = True
         future: asyncio.Future[None] = loop.create_future()
-        self.executor().submit(_work, mailbox(loop), future, contextvars.copy_context(), final, (), {})
+        pool.submit(_work, mailbox(loop), future, contextvars.copy_context(), final, (), {})
         # Nobody has to await close(); fetch the exception so asyncio does not log it as lost.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._shutdown()
         return future
 
     def _shutdown(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            # Work already queued (such as the final close) still runs; idle threads then exit.
-            executor.shutdown()
+        with self._lock:
+            pools = (self._executor, self._waiters)
+            self._executor = self._waiters = None
+        for pool in pools:
+            if pool is not None:
+                # Work already queued (such as the final close) still runs; idle threads then exit.
+                pool.shutdown()

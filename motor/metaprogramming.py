@@ -26,6 +26,8 @@ import types
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from pymongo.synchronous.client_session import ClientSession
+
 from motor._engine import Engine, call_in_session
 from motor.frameworks.interface import Framework
 
@@ -156,6 +158,11 @@ def unwrap_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[An
     for key, value in kwargs.items():
         if isinstance(value, AgnosticBase):
             kwargs[key] = value.delegate
+        elif key == "session" and value is not None and not isinstance(value, ClientSession):
+            # PyMongo would fail later, and on a worker thread, on an attribute of the session.
+            raise TypeError(
+                f"session must be a Motor client session (await client.start_session()), not {value!r}"
+            )
     return args, kwargs
 
 
@@ -233,13 +240,35 @@ class MotorAttributeFactory:
 
 
 class Async(MotorAttributeFactory):
-    """An awaitable: the PyMongo method runs on a worker thread; the call returns a Future."""
+    """An awaitable: the PyMongo method runs on a worker thread; the call returns a Future.
+
+    :param cleanup: the method releases server resources (``end_session``): after the client is
+        closed it completes at once instead of raising, since closing the client released them.
+    """
 
     kind = AttributeKind.AWAITABLE
+
+    def __init__(
+        self,
+        pymongo_name: str | None = None,
+        *,
+        wrap: type | None = None,
+        doc: str | None = None,
+        cleanup: bool = False,
+    ) -> None:
+        super().__init__(pymongo_name, wrap=wrap, doc=doc)
+        self.cleanup = cleanup
 
     def create_attribute(self, cls: type[AgnosticBase], attr_name: str) -> Any:
         name = self.pymongo_name or attr_name
         wrap = self.wrap
+        if self.cleanup:
+
+            def cleanup(self: AgnosticBase, *args: Any, **kwargs: Any) -> Any:
+                args, kwargs = unwrap_args(args, kwargs)
+                return self._engine.run_cleanup(getattr(self.delegate, name), *args, **kwargs)
+
+            return self._finish(cleanup, cls)
 
         def method(self: AgnosticBase, *args: Any, **kwargs: Any) -> Any:
             args, kwargs = unwrap_args(args, kwargs)
