@@ -7,7 +7,13 @@ exports, as Motor always has.
 
 from motor._version import version, version_tuple
 
-__all__ = ["version", "version_tuple"]
+__all__ = ["get_version_string", "version", "version_tuple"]
+
+
+def get_version_string() -> str:
+    """Return Motor's version, such as ``"4.0.0"`` (Motor 3's function; :data:`version` is the same)."""
+    return version
+
 
 try:
     import tornado  # noqa: F401

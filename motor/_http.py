@@ -140,17 +140,23 @@ def default_content_type(file_document: Mapping[str, Any], filename: str) -> str
     return "application/octet-stream"
 
 
+def file_digest(file_id: Any, length: Any, upload_date: Any) -> str:
+    """Motor 3's digest of a GridFS file: the hex SHA-256 of ``str()`` of its ``_id``, length and
+    upload date, fed in that order."""
+    hasher = hashlib.sha256()
+    for value in (file_id, length, upload_date):
+        hasher.update(str(value).encode("utf-8"))
+    return hasher.hexdigest()
+
+
 def compute_etag(file_document: Mapping[str, Any]) -> str:
-    """A strong entity tag: the file's ``md5`` if it has one, else a digest of its ``_id``, length
-    and upload date (a GridFS file never changes once uploaded)."""
-    md5 = file_document.get("md5")
-    if isinstance(md5, str) and re.fullmatch(r"[0-9A-Za-z]+", md5):
-        return f'"{md5}"'
-    file_id = file_document.get("_id")
-    upload_date = file_document.get("uploadDate")
-    stamp = utc(upload_date).isoformat() if isinstance(upload_date, datetime.datetime) else ""
-    basis = f"{type(file_id).__name__}:{file_id}:{file_document.get('length', 0)}:{stamp}"
-    return '"' + hashlib.sha256(basis.encode()).hexdigest()[:32] + '"'
+    """A strong entity tag: :func:`file_digest` of the file, quoted (a GridFS file never changes
+    once uploaded). It is the tag Motor 3 sent, so that caches keep their entries after an upgrade.
+    """
+    digest = file_digest(
+        file_document.get("_id"), file_document.get("length", 0), file_document.get("uploadDate")
+    )
+    return f'"{digest}"'
 
 
 def representation(file_document: Mapping[str, Any], content_type: str | None = None) -> Representation:

@@ -17,11 +17,11 @@ import random
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
+from pymongo import CursorType, _csot
 from pymongo import client_session_shared as _transactions
 from pymongo.driver_info import DriverInfo
 from pymongo.errors import InvalidOperation, PyMongoError
@@ -43,19 +43,23 @@ from motor._version import version
 from motor.metaprogramming import (
     AgnosticBase,
     Async,
+    AsyncCommand,
     AsyncProperty,
+    AsyncRead,
+    AsyncWrite,
     ChangeStreamMethod,
     CursorMethod,
     DelegateMethod,
     LatentCursorMethod,
     MotorCursorChainingMethod,
     ReadOnlyProperty,
+    create_class_with_framework,
     framework_class,
     wrap_pymongo,
 )
+from motor.motor_common import callback_type_error
 
 __all__ = [
-    "DEFAULT_BATCH_SIZE",
     "AgnosticBaseCursor",
     "AgnosticChangeStream",
     "AgnosticClient",
@@ -68,31 +72,49 @@ __all__ = [
     "AgnosticLatentCommandCursor",
     "AgnosticRawBatchCommandCursor",
     "AgnosticRawBatchCursor",
+    # Motor 3's declaration names and class factory, which Motor-era code imports from here.
+    "AsyncCommand",
+    "AsyncRead",
+    "AsyncWrite",
+    "create_class_with_framework",
 ]
 
 
-#: The documents per batch a cursor asks for when its caller sets no ``batch_size``. The server's
-#: own default fills 16 MB batches, which PyMongo decodes in one C call holding the GIL: the event
-#: loop then stalls for hundreds of milliseconds. Raw-batch cursors, which decode nothing, keep the
-#: server's default.
-DEFAULT_BATCH_SIZE = 300
+_FETCH_NEXT_DEPRECATED = (
+    "The fetch_next property is deprecated and may be removed in a future major release. "
+    "Use `async for` to iterate over Cursor objects instead."
+)
+# Motor 3's text, two spaces included: applications filter warnings by it.
+_NEXT_OBJECT_DEPRECATED = (
+    "The next_object method is deprecated and may be removed in a future major release.  "
+    "Use `async for` to iterate over Cursor objects instead."
+)
+
+#: How many seconds ``with_transaction`` retries for; read at each call, so that test suites can
+#: patch it (Motor 3's name).
+_WITH_TRANSACTION_RETRY_TIME_LIMIT = 120
 
 
-def _warn_legacy(name: str) -> None:
-    warnings.warn(
-        f"{name} is deprecated: use 'async for', 'await cursor.next()' or 'await cursor.to_list()'",
-        DeprecationWarning,
-        stacklevel=3,
-    )
+def _within_time_limit(start_time: float, backoff: float = 0) -> bool:
+    """Whether ``with_transaction`` may retry: PyMongo's rule, with Motor's patchable limit."""
+    remaining = _csot.remaining()
+    if remaining is not None and remaining <= 0:
+        return False
+    return time.monotonic() + backoff - start_time < _WITH_TRANSACTION_RETRY_TIME_LIMIT
+
+
+def _warn_legacy(message: str) -> None:
+    # stacklevel 3: the line that called the deprecated method, not the method itself.
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
 
 
 def _check_length(length: object) -> None:
     if length is None:
         return
     if not isinstance(length, int) or isinstance(length, bool):
-        raise TypeError(f"to_list() length must be None or an int, not {length!r}")
-    if length < 1:
-        raise ValueError(f"to_list() length must be None or greater than 0, not {length}")
+        raise TypeError(f"length must be an int, not {length!r}")
+    if length < 0:
+        raise ValueError("length must be non-negative")
 
 
 def _accepts_keyword(fn: Callable[..., Any], name: str) -> bool:
@@ -115,13 +137,14 @@ class AgnosticBaseCursor(_Owned):
     """Iteration shared by every cursor: ``async for``, ``next``, ``to_list``, legacy helpers.
 
     The PyMongo cursor buffers a batch of documents; taking one from the buffer needs no I/O and
-    happens on the loop thread. Only fetching a batch goes to a worker thread.
+    happens on the loop thread. Only fetching a batch goes to a worker thread. Calls on one cursor
+    use it one at a time (its lock), so concurrent ``next()`` calls return each document once.
     """
 
     #: Turns a document of PyMongo's buffer into what the cursor yields; ``None`` yields it as is.
     #: (GridOutCursor makes Motor GridOut objects of file documents.)
     _convert: ClassVar[Callable[[Any, Any], Any] | None] = None
-    #: PyMongo's cursor class whose ``next`` and ``to_list`` give the buffer's raw documents.
+    #: PyMongo's cursor class whose ``next`` and ``_next_batch`` give the buffer's raw documents.
     _raw_cursor_class: ClassVar[type] = object
 
     def __init__(self, cursor: Any, owner: AgnosticBase) -> None:
@@ -129,7 +152,32 @@ class AgnosticBaseCursor(_Owned):
         self._owner = owner
         self._engine = owner._engine
         self._client = owner._client if isinstance(owner, _Owned) else owner  # type: ignore[assignment]
+        self._started_fetching = False
+        # Held by the worker (or, briefly, the loop thread) that uses the PyMongo cursor, which is
+        # not thread-safe.
+        self._lock = threading.RLock()
+        # Set when a cancelled fetch abandons the cursor: its buffer must not be read any more.
+        self._abandoned = False
         self._tasks: set[asyncio.Future[None]] = set()  # Legacy each() iterations running.
+
+    def __del__(self) -> None:
+        # A cursor dropped with its server cursor open is killed now, on a worker, as PyMongo's own
+        # clean-up would only do a second or so later; nothing here may block or do I/O.
+        delegate = self.__dict__.get("delegate")
+        engine = self.__dict__.get("_engine")
+        if delegate is None or engine is None or engine.closed:
+            return
+        if getattr(delegate, "_id", None) and not getattr(delegate, "_killed", True):
+            with contextlib.suppress(Exception):
+                engine.run_detached(delegate.close)
+
+    @property
+    def started(self) -> bool:
+        """``False`` until the cursor's first fetch (``next``, ``to_list``, ...), then ``True``.
+
+        ``rewind()`` makes it ``False`` again.
+        """
+        return self._started_fetching
 
     def _started(self) -> Any:
         """Return the PyMongo cursor, creating it first if it is deferred (worker thread)."""
@@ -141,14 +189,30 @@ class AgnosticBaseCursor(_Owned):
             session = self.delegate.session
         return session
 
-    def _in_session(self) -> AbstractContextManager[Any]:
-        """Hold the lock of the cursor's explicit session, if any, while a worker uses the cursor."""
-        session = self._session_of({})
-        return contextlib.nullcontext() if session is None else session_lock(session)
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the cursor's lock, and its explicit session's if any, while a worker uses it."""
+        with self._lock:
+            session = self._session_of({})
+            with contextlib.nullcontext() if session is None else session_lock(session):
+                yield
 
     def _buffer(self) -> Any:
         delegate = self.delegate
         return None if delegate is None else getattr(delegate, "_data", None)
+
+    def _take_buffered(self) -> tuple[bool, Any]:
+        """``(True, document)`` if a document is buffered and no worker uses the cursor (loop)."""
+        if self._abandoned or not self._lock.acquire(blocking=False):
+            return False, None
+        try:
+            buffer = self._buffer()
+            if not buffer:
+                return False, None
+            document = buffer.popleft()
+        finally:
+            self._lock.release()
+        return True, document if self._convert is None else self._convert(document)
 
     def _next_raw_in_worker(self) -> Any:
         cursor = self._started()
@@ -159,7 +223,7 @@ class AgnosticBaseCursor(_Owned):
         return self._raw_cursor_class.next(cursor)  # type: ignore[attr-defined]
 
     def _next_in_worker(self) -> Any:
-        with self._in_session():
+        with self._exclusive():
             document = self._next_raw_in_worker()
         return document if self._convert is None else self._convert(document)
 
@@ -167,9 +231,10 @@ class AgnosticBaseCursor(_Owned):
         return self
 
     async def __anext__(self) -> Any:
-        buffer = self._buffer()
-        if buffer:
-            return buffer.popleft() if self._convert is None else self._convert(buffer.popleft())
+        self._started_fetching = True
+        found, document = self._take_buffered()
+        if found:
+            return document
         return await self._engine.run_cancellable(self._kill_on_cancel, self._next_in_worker)
 
     def next(self) -> asyncio.Future[Any]:
@@ -177,22 +242,34 @@ class AgnosticBaseCursor(_Owned):
 
         :raises StopAsyncIteration: (from the Future) when the cursor is exhausted.
         """
-        buffer = self._buffer()
-        if buffer:
+        self._started_fetching = True
+        found, document = self._take_buffered()
+        if found:
             future = self._engine.loop().create_future()
-            future.set_result(buffer.popleft() if self._convert is None else self._convert(buffer.popleft()))
+            future.set_result(document)
             return future
         return self._engine.run_cancellable(self._kill_on_cancel, self._next_in_worker)
 
-    def _to_list_in_worker(self, length: int | None) -> list[Any]:
-        with self._in_session():
+    def _is_tailable(self) -> bool:
+        return bool(getattr(self.delegate, "_query_flags", 0) & CursorType.TAILABLE)
+
+    def _to_list_in_worker(self, length: int | None, cancelled: threading.Event) -> list[Any]:
+        documents: list[Any] = []
+        with self._exclusive():
             cursor = self._started()
             if cursor is None:
-                return []
-            if self._raw_cursor_class is object:
-                documents: list[Any] = cursor.to_list(length)
-            else:
-                documents = self._raw_cursor_class.to_list(cursor, length)  # type: ignore[attr-defined]
+                return documents
+            cursor_class: Any = type(cursor) if self._raw_cursor_class is object else self._raw_cursor_class
+            remaining = length
+            # One batch at a time, so that a caller who cancelled stops the fetching at the next
+            # batch rather than after the whole result.
+            while cursor.alive and not cancelled.is_set():
+                if not cursor_class._next_batch(cursor, documents, remaining):
+                    break
+                if length is not None:
+                    remaining = length - len(documents)
+                    if remaining == 0:
+                        break
         convert = self._convert
         return documents if convert is None else [convert(document) for document in documents]
 
@@ -200,25 +277,40 @@ class AgnosticBaseCursor(_Owned):
         """Return a Future of a list of up to ``length`` documents (all of them if ``None``).
 
         Fetching the documents takes one trip to a worker thread, however many batches it needs.
+        If the caller is cancelled, the fetching stops at the next batch and the cursor is closed.
 
-        :param length: the most documents to return, or ``None`` for all.
+        :param length: the most documents to return, or ``None`` for all; ``0`` returns ``[]``.
         :raises TypeError: if ``length`` is not ``None`` or an int.
-        :raises ValueError: if ``length`` is less than 1.
+        :raises ValueError: if ``length`` is negative.
+        :raises InvalidOperation: on a tailable cursor, which never ends: iterate it instead.
         """
         _check_length(length)
-        return self._engine.run_cancellable(self._kill_on_cancel, self._to_list_in_worker, length)
+        if self._is_tailable():
+            raise InvalidOperation("Can't call to_list on tailable cursor")
+        self._started_fetching = True
+        if length == 0:
+            done: asyncio.Future[list[Any]] = self._engine.loop().create_future()
+            done.set_result([])
+            return done
+        cancelled = threading.Event()
+        future = self._engine.run_cancellable(
+            self._kill_on_cancel, self._to_list_in_worker, length, cancelled
+        )
+        future.add_done_callback(lambda f: cancelled.set() if f.cancelled() else None)
+        return future
 
     def _close_in_worker(self) -> None:
         if self.delegate is not None:
-            with self._in_session():
+            with self._exclusive():
+                buffer = self._buffer()
+                if buffer:
+                    buffer.clear()
                 self.delegate.close()
 
     def _kill_on_cancel(self) -> None:
         # A cancelled fetch leaves the cursor in an unknown position: end it, as a break would,
         # rather than resume after a gap.
-        buffer = self._buffer()
-        if buffer:
-            buffer.clear()
+        self._abandoned = True
         self._engine.run_detached(self._close_in_worker)
 
     def close(self) -> asyncio.Future[None]:
@@ -236,55 +328,72 @@ class AgnosticBaseCursor(_Owned):
     # Legacy iteration, deprecated since Motor 2.x but still used.
 
     def _fetch_in_worker(self) -> bool:
-        try:
-            with self._in_session():
+        with self._exclusive():
+            try:
                 document = self._next_raw_in_worker()
-        except (StopIteration, StopAsyncIteration):
-            return False
-        # Put it back into PyMongo's buffer, so that rewind(), alive and to_list() see it.
-        self.delegate._data.appendleft(document)
+            except (StopIteration, StopAsyncIteration):
+                return False
+            # Put it back into PyMongo's buffer, so that rewind(), alive and to_list() see it.
+            self.delegate._data.appendleft(document)
         return True
 
     @property
     def fetch_next(self) -> asyncio.Future[bool]:
-        """Deprecated: a Future of whether another document is available (then ``next_object()``)."""
-        _warn_legacy("fetch_next")
-        if self._buffer():
+        """Deprecated: a Future of whether another document is available (then ``next_object()``).
+
+        Use ``async for`` instead.
+        """
+        _warn_legacy(_FETCH_NEXT_DEPRECATED)
+        self._started_fetching = True
+        if not self._abandoned and self._buffer():
             future = self._engine.loop().create_future()
             future.set_result(True)
             return future
         return self._engine.run_cancellable(self._kill_on_cancel, self._fetch_in_worker)
 
     def next_object(self) -> Any:
-        """Deprecated: the document that ``fetch_next`` made available, or ``None``."""
-        _warn_legacy("next_object")
-        buffer = self._buffer()
-        if not buffer:
-            return None
-        return buffer.popleft() if self._convert is None else self._convert(buffer.popleft())
+        """Deprecated: the document that ``fetch_next`` made available, or ``None``.
+
+        Use ``async for`` instead.
+        """
+        _warn_legacy(_NEXT_OBJECT_DEPRECATED)
+        found, document = self._take_buffered()
+        return document if found else None
 
     def each(self, callback: Callable[[Any, Exception | None], Any]) -> None:
-        """Deprecated: call ``callback(document, None)`` for each document, then ``(None, None)``.
+        """Call ``callback(document, None)`` for each document, then ``callback(None, None)``.
 
-        An error is passed as ``callback(None, error)`` and ends the iteration.
+        An error of the cursor is passed as ``callback(None, error)`` and ends the iteration, as does
+        a callback that returns ``False``. An exception raised by the callback ends the iteration
+        too; it goes to the event loop's exception handler, which logs it, as Motor 3 did.
 
         :raises TypeError: if ``callback`` is not callable.
         """
-        _warn_legacy("each")
         if not callable(callback):
-            raise TypeError(f"each() needs a callable callback, not {callback!r}")
+            raise callback_type_error
+        loop = self._engine.loop()
+
+        def call(document: Any, error: Exception | None) -> bool:
+            """Call the callback; return whether the iteration goes on."""
+            try:
+                return callback(document, error) is not False
+            except Exception as exc:
+                loop.call_exception_handler(
+                    {"message": "Exception in the callback passed to each()", "exception": exc}
+                )
+                return False
 
         async def run() -> None:
             try:
                 async for document in self:
-                    if callback(document, None) is False:
+                    if not call(document, None):
                         return
             except Exception as exc:
-                callback(None, exc)
+                call(None, exc)
                 return
-            callback(None, None)
+            call(None, None)
 
-        task = asyncio.ensure_future(run(), loop=self._engine.loop())
+        task = asyncio.ensure_future(run(), loop=loop)
         # The loop keeps only a weak reference to a task; keep it alive until it is done.
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -315,7 +424,6 @@ class AgnosticCursor(AgnosticBaseCursor):
     max_time_ms = MotorCursorChainingMethod()
     min = MotorCursorChainingMethod()
     remove_option = MotorCursorChainingMethod()
-    rewind = MotorCursorChainingMethod()
     skip = MotorCursorChainingMethod()
     sort = MotorCursorChainingMethod()
     where = MotorCursorChainingMethod()
@@ -328,13 +436,25 @@ class AgnosticCursor(AgnosticBaseCursor):
     def __init__(self, cursor: Cursor[Any], collection: AgnosticCollection) -> None:
         super().__init__(cursor, collection)
         self._collection = collection
-        if not isinstance(cursor, RawBatchCursor) and cursor._batch_size == 0:
-            cursor.batch_size(DEFAULT_BATCH_SIZE)
+        default = self._client._default_batch_size
+        if default and not isinstance(cursor, RawBatchCursor) and cursor._batch_size == 0:
+            cursor.batch_size(default)
 
     @property
     def collection(self) -> AgnosticCollection:
         """The Motor collection this cursor reads."""
         return self._collection
+
+    def rewind(self) -> AgnosticCursor:
+        """Rewind this cursor to its unevaluated state: the next fetch runs the query again.
+
+        Returns this cursor; :attr:`started` is ``False`` again.
+        """
+        with self._lock:
+            self.delegate.rewind()
+        self._started_fetching = False
+        self._abandoned = False
+        return self
 
     def __copy__(self) -> AgnosticCursor:
         """A new, unstarted cursor with this one's options, as ``copy.copy`` of PyMongo's gives."""
@@ -373,7 +493,7 @@ class AgnosticCommandCursor(AgnosticBaseCursor):
     batch_size = MotorCursorChainingMethod()
 
     def _try_next_in_worker(self) -> Any:
-        with self._in_session():
+        with self._exclusive():
             cursor = self._started()
             return None if cursor is None else cursor.try_next()
 
@@ -421,10 +541,9 @@ class AgnosticLatentCommandCursor(AgnosticCommandCursor):
 
     def _started(self) -> Any:
         if self.delegate is None and not self._closed:
-            if _accepts_keyword(self._start, "batchSize"):
-                self._kwargs.setdefault(
-                    "batchSize", DEFAULT_BATCH_SIZE if self._batch_size is None else self._batch_size
-                )
+            batch_size = self._batch_size or self._client._default_batch_size
+            if batch_size and _accepts_keyword(self._start, "batchSize"):
+                self._kwargs.setdefault("batchSize", batch_size)
             cursor = self._start(*self._args, **self._kwargs)
             if self._batch_size is not None:
                 cursor.batch_size(self._batch_size)
@@ -591,6 +710,12 @@ class AgnosticChangeStream(_Owned):
         """The token to resume after the last change returned, or ``None`` before the first."""
         return None if self.delegate is None else self.delegate.resume_token
 
+    def __enter__(self) -> None:
+        raise RuntimeError('Use a change stream in "async with", not "with"')
+
+    def __exit__(self, *args: object) -> None:  # pragma: no cover - __enter__ always raises
+        pass
+
     async def __aenter__(self) -> AgnosticChangeStream:
         future = self._engine.run(self._started)
         future.add_done_callback(self._close_on_cancel)
@@ -730,7 +855,8 @@ class AgnosticClientSession(_Owned):
 
         The callback is retried while it raises an error labelled ``TransientTransactionError``, and
         the commit while it fails with ``UnknownTransactionCommitResult``, with jittered
-        exponential backoff, until 120 seconds have passed or the deadline of an enclosing
+        exponential backoff, until ``motor.core._WITH_TRANSACTION_RETRY_TIME_LIMIT`` (120) seconds
+        have passed or the deadline of an enclosing
         ``pymongo.timeout()`` block. Any other error aborts the transaction and is raised, as is a
         cancellation of the awaiting task.
 
@@ -748,7 +874,7 @@ class AgnosticClientSession(_Owned):
         if not callable(callback):
             raise TypeError(f"with_transaction() needs an async callback, not {callback!r}")
 
-        within_limit = _transactions._within_time_limit
+        within_limit = _within_time_limit
         start_time = time.monotonic()
         retry = 0
         last_error: BaseException | None = None
@@ -815,7 +941,7 @@ class AgnosticClientSession(_Owned):
         await self.end_session()
 
     def __enter__(self) -> None:
-        raise TypeError("use 'async with await client.start_session()', not 'with'")
+        raise AttributeError("Use Motor sessions like 'async with await client.start_session()', not 'with'")
 
     def __exit__(self, *args: object) -> None:  # pragma: no cover - __enter__ always raises
         pass
@@ -841,16 +967,23 @@ class _Wrapping(_Owned):
 
 
 def _no_such_attribute(obj: AgnosticBase, name: str) -> AttributeError:
-    delegate_class = obj.__delegate_class__
-    if hasattr(delegate_class, name):
+    cls_name = type(obj).__name__
+    if name.startswith("_"):
+        # Motor 3's messages, word for word: applications match them.
+        if isinstance(obj, AgnosticClient):
+            return AttributeError(
+                f"{cls_name} has no attribute {name!r}. To access the {name} database, use client['{name}']."
+            )
+        if isinstance(obj, AgnosticCollection):
+            name = f"{obj.name}.{name}"
         return AttributeError(
-            f"{type(obj).__name__} has no attribute {name!r}: PyMongo's "
-            f"{delegate_class.__name__}.{name} is not offered by Motor (see the exclusion table in "
-            f"the documentation); use obj[{name!r}] for a database or collection of that name"
+            f"{cls_name} has no attribute {name!r}. To access the {name} collection, use database['{name}']."
         )
+    delegate_class = obj.__delegate_class__
     return AttributeError(
-        f"{type(obj).__name__} has no attribute {name!r}; use obj[{name!r}] for a database or "
-        "collection whose name starts with an underscore"
+        f"{cls_name} has no attribute {name!r}: PyMongo's {delegate_class.__name__}.{name} is not "
+        f"offered by Motor (see the exclusion table in the documentation); use obj[{name!r}] for a "
+        "database or collection of that name"
     )
 
 
@@ -918,7 +1051,7 @@ class AgnosticCollection(_Wrapping):
         _delegate: Collection[Any] | None = None,
     ) -> None:
         if not isinstance(database, AgnosticDatabase):
-            raise TypeError(f"{type(self).__name__} needs a Motor database, not {database!r}")
+            raise TypeError(f"First argument to MotorCollection must be MotorDatabase, not {database!r}")
         self._database = database
         self._client = database._client
         self._engine = database._engine
@@ -955,6 +1088,14 @@ class AgnosticCollection(_Wrapping):
             raise _no_such_attribute(self, name)
         return self[name]
 
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """:raises TypeError: always: ``coll.no_such_method()`` reached a sub-collection."""
+        raise TypeError(
+            "MotorCollection object is not callable. If you meant to call the "
+            f"'{self.delegate.name}' method on a MotorCollection object it is failing because no "
+            "such method exists."
+        )
+
     def __getitem__(self, name: str) -> AgnosticCollection:
         return type(self)(self.database, f"{self.name}.{name}", _delegate=self.delegate[name])
 
@@ -990,7 +1131,7 @@ class AgnosticDatabase(_Wrapping):
 
     def __init__(self, client: AgnosticClient, name: str, **kwargs: Any) -> None:
         if not isinstance(client, AgnosticClient):
-            raise TypeError(f"{type(self).__name__} needs a Motor client, not {client!r}")
+            raise TypeError(f"First argument to MotorDatabase must be a Motor client, not {client!r}")
         delegate = kwargs.pop("_delegate", None)
         self._client = client
         self._engine = client._engine
@@ -1010,6 +1151,19 @@ class AgnosticDatabase(_Wrapping):
         if name.startswith("_") or hasattr(Database, name):
             raise _no_such_attribute(self, name)
         return self[name]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """:raises TypeError: always: ``client.no_such_method()`` reached a database."""
+        client_class_name = type(self._client).__name__
+        if self.delegate.name == "open_sync":
+            raise TypeError(
+                f"{client_class_name}.open_sync() is unnecessary Motor 0.2, see changelog for details."
+            )
+        raise TypeError(
+            "MotorDatabase object is not callable. If you meant to call the "
+            f"'{self.delegate.name}' method on a {client_class_name} object it is failing because "
+            "no such method exists."
+        )
 
     def __getitem__(self, name: str) -> AgnosticCollection:
         collection_class: Any = framework_class(self, AgnosticCollection)
@@ -1068,7 +1222,12 @@ class AgnosticClient(_Wrapping):
     watch = ChangeStreamMethod(AgnosticChangeStream)
 
     def __init__(
-        self, *args: Any, io_loop: Any = None, max_workers: int | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        io_loop: Any = None,
+        max_workers: int | None = None,
+        default_batch_size: int | None = None,
+        **kwargs: Any,
     ) -> None:
         """Create a client; it takes every argument that :class:`pymongo.MongoClient` takes.
 
@@ -1076,8 +1235,13 @@ class AgnosticClient(_Wrapping):
             a Tornado ``IOLoop`` for the Tornado classes); by default a call uses the running loop.
         :param max_workers: the most worker threads the client runs PyMongo calls on; by default
             ``MOTOR_MAX_WORKERS`` if set, else the connection pool's ``maxPoolSize``.
+        :param default_batch_size: the documents per batch that ``find`` and ``aggregate``
+            cursors ask for when the caller sets no ``batch_size``. By default, as PyMongo, they
+            ask for none, and the server sends up to 16 MiB per batch; decoding such a batch holds
+            the GIL, so a small value (300, say) keeps the event loop more responsive, at the cost
+            of more round trips.
         :raises TypeError: if ``io_loop`` is not an event loop of this class's framework.
-        :raises ValueError: if ``max_workers`` is not a positive integer.
+        :raises ValueError: if ``max_workers`` or ``default_batch_size`` is not a positive integer.
         """
         framework = getattr(type(self), "_framework", None)
         if framework is None:
@@ -1086,6 +1250,13 @@ class AgnosticClient(_Wrapping):
             framework.check_event_loop(io_loop)
         if max_workers is not None:
             max_workers = validate_max_workers(max_workers)
+        if default_batch_size is not None and (
+            not isinstance(default_batch_size, int)
+            or isinstance(default_batch_size, bool)
+            or default_batch_size < 1
+        ):
+            raise ValueError(f"default_batch_size must be a positive integer, not {default_batch_size!r}")
+        self._default_batch_size = default_batch_size
         connect = kwargs.pop("connect", None)
         motor_info = DriverInfo("Motor", version, framework.platform_info())
         user_info = kwargs.get("driver")
@@ -1312,6 +1483,12 @@ class AgnosticClientEncryption(_Owned):
         return self._engine.run(
             self._create_encrypted_collection_in_worker, database, name, encrypted_fields, kwargs
         )
+
+    def __enter__(self) -> None:
+        raise RuntimeError(f'Use {type(self).__name__} in "async with", not "with"')
+
+    def __exit__(self, *args: object) -> None:  # pragma: no cover - __enter__ always raises
+        pass
 
     async def __aenter__(self) -> AgnosticClientEncryption:
         return self

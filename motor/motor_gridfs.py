@@ -24,7 +24,7 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, ItemsView, KeysView, Mapping, ValuesView
 from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar, Final, TypeVar
 
@@ -36,6 +36,7 @@ from pymongo.synchronous.client_session import ClientSession
 from pymongo.synchronous.collection import Collection
 from pymongo.synchronous.cursor import Cursor
 
+from motor._http import file_digest
 from motor.core import (
     AgnosticCollection,
     AgnosticCursor,
@@ -81,6 +82,14 @@ GRIDFS_EXCLUSIONS: Final[Mapping[type, Mapping[str, str]]] = MappingProxyType({}
 _T = TypeVar("_T")
 
 _NO_TRANSACTIONS = "GridFS does not support multi-document transactions"
+
+
+def _hash_gridout(grid_out: Any) -> str:
+    """The hex digest behind the ETag that the HTTP handlers send for a file, as Motor 3 computed it.
+
+    :param grid_out: an open GridOut, Motor's or PyMongo's.
+    """
+    return file_digest(grid_out._id, grid_out.length, grid_out.upload_date)
 
 
 def _check_no_transaction(session: ClientSession | None) -> None:
@@ -588,9 +597,8 @@ class AgnosticGridOut(_Owned):
     def _check_open(self, name: str) -> Mapping[str, Any]:
         file = self._file_document()
         if not file:
-            raise InvalidOperation(
-                f"You must call {type(self).__name__}.open() before accessing the {name} property"
-            )
+            # Motor 3's message, which names MotorGridOut whatever the framework.
+            raise InvalidOperation(f"You must call MotorGridOut.open() before accessing the {name} property")
         return file
 
     def _open_in_worker(self) -> AgnosticGridOut:
@@ -616,6 +624,37 @@ class AgnosticGridOut(_Owned):
         if name in file:
             return file[name]
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    # The file document as a read-only mapping: Motor 3's bucket.find() gave the documents
+    # themselves, so code written for it reads grid_out["filename"].
+
+    def __getitem__(self, key: str) -> Any:
+        """The field ``key`` of the file document (``grid_out["filename"]``).
+
+        :raises KeyError: if the document has no such field.
+        :raises InvalidOperation: if the file is not open.
+        """
+        return self._check_open(key)[key]
+
+    def __contains__(self, key: object) -> bool:
+        """Whether the file document has the field ``key``."""
+        return key in self._check_open(str(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field ``key`` of the file document, or ``default``."""
+        return self._check_open(key).get(key, default)
+
+    def keys(self) -> KeysView[str]:
+        """The names of the file document's fields; ``dict(grid_out)`` copies the document."""
+        return self._check_open("keys").keys()
+
+    def values(self) -> ValuesView[Any]:
+        """The values of the file document's fields."""
+        return self._check_open("values").values()
+
+    def items(self) -> ItemsView[str, Any]:
+        """The file document's ``(field, value)`` pairs."""
+        return self._check_open("items").items()
 
     # Reading.
 

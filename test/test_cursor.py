@@ -213,13 +213,13 @@ async def test_to_list_mixed_with_next(coll: Any) -> None:
     assert [d["_id"] for d in await cursor.to_list(None)] == [4]
 
 
-@pytest.mark.parametrize("length", [0, -1])
-async def test_to_list_length_below_one_raises_value_error(coll: Any, length: int) -> None:
+async def test_to_list_negative_length_raises_value_error(coll: Any) -> None:
     cursor = coll.find()
     with pytest.raises(ValueError):
-        cursor.to_list(length)  # Raised by the call itself, before anything is awaited.
+        cursor.to_list(-1)  # Raised by the call itself, before anything is awaited.
 
 
+# A bool is refused although it is an int: to_list(True) is a mistake, not a length of 1.
 @pytest.mark.parametrize("length", ["1", 1.5, True])
 async def test_to_list_non_int_length_raises_type_error(coll: Any, length: Any) -> None:
     cursor = coll.find()
@@ -441,7 +441,7 @@ async def test_fetch_next_then_to_list_keeps_fetched_document(coll: Any) -> None
     assert [d["_id"] for d in await cursor.to_list(None)] == [0, 1, 2]
 
 
-async def test_each_warns_and_visits_every_document(coll: Any) -> None:
+async def test_each_visits_every_document(coll: Any) -> None:
     await insert_range(coll, 5)
     loop = asyncio.get_running_loop()
     done: asyncio.Future[list[Any]] = loop.create_future()
@@ -455,8 +455,7 @@ async def test_each_warns_and_visits_every_document(coll: Any) -> None:
         else:
             seen.append(doc["_id"])
 
-    with pytest.warns(DeprecationWarning, match="each"):
-        coll.find().sort("_id").batch_size(2).each(callback)
+    coll.find().sort("_id").batch_size(2).each(callback)
     assert await asyncio.wait_for(done, 10) == list(range(5))
 
 
@@ -472,15 +471,14 @@ async def test_each_stops_when_callback_returns_false(coll: Any) -> None:
             return False
         return True
 
-    with pytest.warns(DeprecationWarning):
-        coll.find().sort("_id").each(callback)
+    coll.find().sort("_id").each(callback)
     await asyncio.wait_for(stopped.wait(), 10)
     await asyncio.sleep(0.1)
     assert [d["_id"] for d in seen] == [0, 1]
 
 
 async def test_each_requires_callable(coll: Any) -> None:
-    with pytest.warns(DeprecationWarning), pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="callback must be a callable"):
         coll.find().each(None)
 
 
@@ -513,7 +511,7 @@ async def test_aggregate_to_list_in_successive_calls(coll: Any) -> None:
 async def test_aggregate_to_list_length_checked_at_call(coll: Any) -> None:
     cursor = coll.aggregate([])
     with pytest.raises(ValueError):
-        cursor.to_list(0)
+        cursor.to_list(-1)
     with pytest.raises(TypeError):
         cursor.to_list("all")
 
@@ -663,3 +661,86 @@ async def test_copy_and_deepcopy_clone_the_cursor(flavor: Flavor, coll: Any) -> 
         assert isinstance(duplicate, flavor.cls("Cursor")) and duplicate is not cursor
         # A copy starts over, with the original's options.
         assert [d["_id"] for d in await duplicate.to_list()] == [0, 1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reliability: cancellation, legacy callbacks, concurrent calls
+# ---------------------------------------------------------------------------------------------
+
+
+class GetMoreCounter(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.get_mores = 0
+        self.killed: list[int] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "getMore":
+            self.get_mores += 1
+        elif event.command_name == "killCursors":
+            self.killed.extend(event.command["cursors"])
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_cancelled_to_list_stops_at_the_next_batch_and_kills_the_cursor(
+    flavor: Flavor, mongodb_uri: str, coll: Any
+) -> None:
+    await coll.insert_many([{"_id": i} for i in range(2000)])
+    counter = GetMoreCounter()
+    client = flavor.Client(mongodb_uri, event_listeners=[counter])
+    try:
+        cursor = client[DB_NAME][coll.name].find().batch_size(1)
+        task = asyncio.ensure_future(cursor.to_list(None))
+        while counter.get_mores < 5:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        at_cancel = counter.get_mores
+        cursor_id = cursor.cursor_id
+        for _ in range(100):
+            if cursor_id in counter.killed:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        # The getMore running when the caller left may finish; no other starts.
+        assert counter.get_mores - at_cancel <= 1
+        assert counter.killed == [cursor_id]
+    finally:
+        await client.aclose()
+
+
+async def test_each_calls_a_raising_callback_once_and_reports_its_error(coll: Any) -> None:
+    await insert_range(coll, 3)
+    loop = asyncio.get_running_loop()
+    reported: asyncio.Future[dict[str, Any]] = loop.create_future()
+    calls: list[tuple[Any, Exception | None]] = []
+
+    def callback(doc: Any, error: Exception | None) -> None:
+        calls.append((doc, error))
+        raise RuntimeError("callback failed")
+
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reported.done() or reported.set_result(context))
+    try:
+        coll.find().sort("_id").each(callback)
+        context = await asyncio.wait_for(reported, 10)
+        await asyncio.sleep(0.1)
+    finally:
+        loop.set_exception_handler(previous)
+    assert calls == [({"_id": 0, "x": 0}, None)]
+    assert str(context["exception"]) == "callback failed"
+
+
+async def test_concurrent_next_returns_each_document_once(coll: Any) -> None:
+    await insert_range(coll, 200)
+    for batch_size in (1, 7):
+        cursor = coll.find().batch_size(batch_size)
+        documents = await asyncio.gather(*(cursor.next() for _ in range(200)))
+        assert sorted(d["_id"] for d in documents) == list(range(200))
+        with pytest.raises(StopAsyncIteration):
+            await cursor.next()

@@ -101,6 +101,8 @@ def _public_names(cls: type) -> set[str]:
     for name in dir(cls):
         if not any(name in vars(k) for k in cls.__mro__ if k is not object):
             continue
+        if any((k.__name__, name) in gen_stubs.RUNTIME_ONLY for k in cls.__mro__ if name in vars(k)):
+            continue
         if name in declarations(agnostic) or (
             name in gen_stubs.PROTOCOL_DUNDERS if name.startswith("__") else not name.startswith("_")
         ):

@@ -111,6 +111,11 @@ PROTOCOL_DUNDERS = frozenset(
     }
 )
 
+#: Hand-written methods the stubs leave out. A database's and a collection's ``__call__`` only
+#: raise Motor 3's message for ``client.no_such_method()``; without them in the stubs, mypy reports
+#: the misspelt method instead.
+RUNTIME_ONLY = frozenset({("AgnosticCollection", "__call__"), ("AgnosticDatabase", "__call__")})
+
 #: Hand-written methods whose runtime annotation says ``Any`` for what is one of the cursor's
 #: documents: the stub says which, writing ``DOCUMENT`` for the document type of the cursor. That
 #: is what PyMongo's ``next()`` of the wrapped class returns (``_DocumentType`` for a ``Cursor``,
@@ -382,11 +387,17 @@ class Imports:
             )
             if not names:
                 continue
-            rendered = [asname if asname != name else name for name, asname in names]
-            line = f"from {module} import {', '.join(rendered)}"
-            if len(line) > LINE_LENGTH:
-                line = f"from {module} import (\n" + "".join(f"{INDENT}{n},\n" for n in rendered) + ")"
-            sections[section(module)].append(line)
+            # As ruff's isort writes them: the plain names in one statement, then each
+            # ``name as name`` re-export in a statement of its own.
+            plain = [name for name, asname in names if asname == name]
+            if plain:
+                line = f"from {module} import {', '.join(plain)}"
+                if len(line) > LINE_LENGTH:
+                    line = f"from {module} import (\n" + "".join(f"{INDENT}{n},\n" for n in plain) + ")"
+                sections[section(module)].append(line)
+            sections[section(module)].extend(
+                f"from {module} import {asname}" for name, asname in names if asname != name
+            )
         blocks = ["\n".join(lines) for _, lines in sorted(sections.items()) if lines]
         return "\n\n".join(blocks).splitlines()
 
@@ -1155,6 +1166,8 @@ def members(cls: type) -> dict[str, tuple[str, Any, type]]:
             if isinstance(value, MotorAttributeFactory):
                 if decls.get(name) is value:
                     found[name] = ("declared", value, klass)
+            elif (klass.__name__, name) in RUNTIME_ONLY:
+                continue
             elif _is_public(name) and _is_member(value):
                 found[name] = ("hand", value, klass)
             elif value is None and name in PROTOCOL_DUNDERS:

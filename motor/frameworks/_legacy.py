@@ -150,8 +150,9 @@ def pymongo_class_wrapper(
 
 def yieldable(future: _T) -> _T:
     """Deprecated: a Future can be awaited or yielded as it is."""
+    # Motor 3's message (the Tornado module's ends with a period): applications filter on it.
     warnings.warn(
-        "yieldable is deprecated: await or yield the Future itself",
+        "The yieldable function is deprecated and may be removed in a future major release",
         DeprecationWarning,
         stacklevel=2,
     )

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from motor import _engine
 from motor.frameworks import _legacy
 from motor.frameworks._legacy import *  # noqa: F403 - the helpers both frameworks share
 
@@ -17,6 +18,7 @@ __all__ = [
     "coroutine",
     "get_event_loop",
     "is_event_loop",
+    "max_workers",
     "platform_info",
     "to_asyncio_loop",
 ]
@@ -25,6 +27,11 @@ __all__.extend(_legacy.__all__)
 CLASS_PREFIX = "AsyncIO"
 
 _F = TypeVar("_F", bound=Callable[..., Coroutine[Any, Any, Any]])
+
+
+#: The default number of worker threads of a client (``MOTOR_MAX_WORKERS`` if set), as Motor 3
+#: named it; a client's own default also follows its ``maxPoolSize``.
+max_workers: int = _engine.default_max_workers(None)
 
 
 def is_event_loop(loop: object) -> bool:

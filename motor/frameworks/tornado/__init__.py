@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import tornado
+from motor import _engine
 from motor.frameworks import _legacy
 from motor.frameworks._legacy import *  # noqa: F403 - the helpers both frameworks share
 from tornado import gen
@@ -19,6 +20,7 @@ __all__ = [
     "coroutine",
     "get_event_loop",
     "is_event_loop",
+    "max_workers",
     "platform_info",
     "to_asyncio_loop",
 ]
@@ -27,6 +29,12 @@ __all__.extend(_legacy.__all__)
 CLASS_PREFIX = ""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
+
+
+#: The default number of worker threads of a client (``MOTOR_MAX_WORKERS`` if set), as Motor 3
+#: named it; a client's own default also follows its ``maxPoolSize``.
+max_workers: int = _engine.default_max_workers(None)
 
 
 def is_event_loop(loop: object) -> bool:
@@ -81,6 +89,17 @@ def to_asyncio_loop(io_loop: Any) -> asyncio.AbstractEventLoop:
 def platform_info() -> str:
     """Describe this framework for the driver handshake."""
     return f"Tornado {tornado.version}"
+
+
+# Replaces the shared helper only for its message: Motor 3's Tornado module ended it with a period.
+def yieldable(future: _T) -> _T:  # type: ignore[no-redef]
+    """Deprecated: a Future can be awaited or yielded as it is."""
+    warnings.warn(
+        "The yieldable function is deprecated and may be removed in a future major release.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return future
 
 
 def coroutine(f: _F) -> _F:
