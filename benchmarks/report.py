@@ -308,6 +308,48 @@ def find_many_table(run: Run) -> str:
     return rst_table(headers, rows)
 
 
+_FIND_MANY_BASES = ("FindManyAndEmptyCursor", "FindManyAndEmptyCursorAsyncFor")
+
+
+def _motor_default_batch(run: Run) -> int | None:
+    batch = run.meta.get("motor_default_batch_size")
+    return batch or None
+
+
+def default_stall_rows(run: Run, name: str) -> list[list[str]]:
+    """Issue 10's figure: each driver's largest stall at its own default batch size."""
+    batch = _motor_default_batch(run)
+    rows = []
+    for base in _FIND_MANY_BASES:
+        motor_row = base if batch is None else f"{base}Batch{batch}"
+        if (base, "async") not in run.results and (motor_row, "motor") not in run.results:
+            continue
+        rows.append(
+            [
+                f"{base} ({name})",
+                "server" if batch is None else str(batch),
+                _ms(run.get(motor_row, "motor", "tick_max_s")),
+                _ms(run.get(motor_row, "motor", "tick_p99_s")),
+                _ms(run.get(base, "async", "tick_max_s")),
+                _ms(run.get(base, "async", "tick_p99_s")),
+                _ms(run.get(motor_row, "async", "tick_max_s")) if batch is not None else "",
+            ]
+        )
+    return rows
+
+
+def default_stall_table(run: Run, before: Run | None = None) -> str:
+    """The loop's largest and p99 stall during FindMany, Motor at its default batch and
+    PyMongoAsync at the server's (its default), for this run and the one before."""
+    headers = [
+        "Workload (run)", "Motor's batch", "Motor max ms", "Motor p99",
+        "PyMongoAsync max ms", "PyMongoAsync p99", "PyMongoAsync at Motor's batch, max",
+    ]  # fmt: skip
+    rows = default_stall_rows(before, "before") if before is not None else []
+    rows += default_stall_rows(run, "after" if before is not None else "this run")
+    return rst_table(headers, rows)
+
+
 def other_workloads(run: Run) -> list[Workload]:
     """The workloads outside the serial targets, the curve and serial FindMany."""
     shown = {
@@ -341,20 +383,29 @@ def compare_table(before: Run, after: Run) -> str:
                 _ms(after.get(name, "motor", "tick_max_s")),
             ]
         )
-    hop_names = {w.name for w in before.hop_workloads}
+    return rst_table(headers, rows)
+
+
+def compare_hop_table(before: Run, after: Run) -> str:
+    """Each hop variant's distance to the floor in two runs."""
+    headers = ["Variant", "Tasks", "/floor before", "after", "CPU/floor before", "after"]
+    names = {w.name for w in before.hop_workloads}
+    rows = []
     for workload in after.hop_workloads:
-        if workload.name in hop_names:
+        if workload.name not in names:
+            continue
+        for key in HOP_VARIANTS:
+            if key == "floor" or (workload.name, key) not in after.results:
+                continue
             rows.append(
                 [
-                    f"{workload.name} Engine/floor",
-                    "",
-                    "",
-                    _num(before.ratio(workload.name, "engine", "floor", "median_s")),
-                    _num(after.ratio(workload.name, "engine", "floor", "median_s")),
-                    _num(before.ratio(workload.name, "engine", "floor", "cpu_per_op_s")),
-                    _num(after.ratio(workload.name, "engine", "floor", "cpu_per_op_s")),
-                    "",
-                    "",
+                    label(key),
+                    str(workload.tasks),
+                    *(
+                        _num(run.ratio(workload.name, key, "floor", figure))
+                        for figure in ("median_s", "cpu_per_op_s")
+                        for run in (before, after)
+                    ),
                 ]
             )
     return rst_table(headers, rows)
@@ -454,6 +505,8 @@ def rst_sections(run: Run, before: Run | None = None) -> list[str]:
         blocks.append(_block("Concurrency curve, ops/s and client CPU µs per op:", curve_table(run)))
     if _find_many_workloads(run):
         blocks.append(_block("FindMany, ops/s and the event loop's stalls in ms:", find_many_table(run)))
+        caption = "The loop's stalls during FindMany, each driver at its default batch size:"
+        blocks.append(_block(caption, default_stall_table(run, before)))
     others = other_workloads(run)
     if others:
         blocks.append(_block("Other workloads, ops/s:", throughput_table(run, others)))
@@ -465,6 +518,9 @@ def rst_sections(run: Run, before: Run | None = None) -> list[str]:
         blocks.append(_block("Against issue 14's targets:", "\n".join(lines)))
     if before is not None:
         blocks.append(_block("Motor's ratios in the run before and this one:", compare_table(before, run)))
+        if before.hop_workloads and run.hop_workloads:
+            caption = "The hop variants' distance to the floor in the run before and this one:"
+            blocks.append(_block(caption, compare_hop_table(before, run)))
     return blocks
 
 

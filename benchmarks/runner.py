@@ -250,15 +250,22 @@ def _motor_facts() -> dict[str, Any]:
     import hashlib
 
     import motor
-    import motor.core
+    from motor.motor_asyncio import AsyncIOMotorClient
 
     engine = Path(motor.__file__).with_name("_engine.py")
+    # The batch size a cursor gets when its caller sets none, read off a cursor rather than a
+    # constant: 0 is the server's default.
+    client: Any = AsyncIOMotorClient(connect=False)
+    try:
+        default_batch = client[DATABASE][CORPUS].find().delegate._batch_size
+    finally:
+        client.close()
     return {
         "commit": _git("rev-parse", "--short", "HEAD"),
         "changed_files": _git("status", "--porcelain", "--untracked-files=no").splitlines(),
         "motor_path": str(Path(motor.__file__).parent),
         "engine_sha256": hashlib.sha256(engine.read_bytes()).hexdigest()[:12],
-        "motor_default_batch_size": getattr(motor.core, "DEFAULT_BATCH_SIZE", None),
+        "motor_default_batch_size": default_batch,
     }
 
 
@@ -355,8 +362,6 @@ def main(argv: list[str] | None = None) -> None:
         cpus=os.cpu_count(),
         loop=args.loop,
     )
-    run = report.Run(meta, results, selected)
-    report.print_console(run)
     if args.json:
         payload = {
             "meta": meta,
@@ -366,3 +371,4 @@ def main(argv: list[str] | None = None) -> None:
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    report.print_console(report.Run(meta, results, selected))
