@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from pymongo import CursorType, _csot
 from pymongo import client_session_shared as _transactions
@@ -79,6 +79,8 @@ __all__ = [
     "create_class_with_framework",
 ]
 
+
+_T = TypeVar("_T")
 
 _FETCH_NEXT_DEPRECATED = (
     "The fetch_next property is deprecated and may be removed in a future major release. "
@@ -158,18 +160,29 @@ class AgnosticBaseCursor(_Owned):
         self._lock = threading.RLock()
         # Set when a cancelled fetch abandons the cursor: its buffer must not be read any more.
         self._abandoned = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Future[None]] = set()  # Legacy each() iterations running.
 
     def __del__(self) -> None:
-        # A cursor dropped with its server cursor open is killed now, on a worker, as PyMongo's own
-        # clean-up would only do a second or so later; nothing here may block or do I/O.
+        # A cursor dropped with its server cursor open is killed at once, on a worker; PyMongo's
+        # own clean-up would only do it a second or so later. The collector may run this inside
+        # any code, the worker pool's locked sections included, so the kill is handed to the
+        # cursor's loop (call_soon_threadsafe takes no lock), which gives it to the engine. If
+        # the loop is gone, PyMongo's clean-up still kills the cursor.
         delegate = self.__dict__.get("delegate")
-        engine = self.__dict__.get("_engine")
-        if delegate is None or engine is None or engine.closed:
+        loop = self.__dict__.get("_loop")
+        if delegate is None or loop is None or self._engine.closed:
             return
         if getattr(delegate, "_id", None) and not getattr(delegate, "_killed", True):
-            with contextlib.suppress(Exception):
-                engine.run_detached(delegate.close)
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._engine.run_detached, delegate.close)
+
+    def _fetch(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        """Run a fetch on a worker; if the caller cancels, close the cursor (loop thread)."""
+        future = self._engine.run_cancellable(self._kill_on_cancel, fn, *args)
+        # The loop the server cursor is used from: a dropped cursor's kill goes through it.
+        self._loop = future.get_loop()
+        return future
 
     @property
     def started(self) -> bool:
@@ -235,7 +248,7 @@ class AgnosticBaseCursor(_Owned):
         found, document = self._take_buffered()
         if found:
             return document
-        return await self._engine.run_cancellable(self._kill_on_cancel, self._next_in_worker)
+        return await self._fetch(self._next_in_worker)
 
     def next(self) -> asyncio.Future[Any]:
         """Advance the cursor: return a Future of the next document.
@@ -248,7 +261,7 @@ class AgnosticBaseCursor(_Owned):
             future = self._engine.loop().create_future()
             future.set_result(document)
             return future
-        return self._engine.run_cancellable(self._kill_on_cancel, self._next_in_worker)
+        return self._fetch(self._next_in_worker)
 
     def _is_tailable(self) -> bool:
         return bool(getattr(self.delegate, "_query_flags", 0) & CursorType.TAILABLE)
@@ -293,9 +306,7 @@ class AgnosticBaseCursor(_Owned):
             done.set_result([])
             return done
         cancelled = threading.Event()
-        future = self._engine.run_cancellable(
-            self._kill_on_cancel, self._to_list_in_worker, length, cancelled
-        )
+        future = self._fetch(self._to_list_in_worker, length, cancelled)
         future.add_done_callback(lambda f: cancelled.set() if f.cancelled() else None)
         return future
 
@@ -349,7 +360,7 @@ class AgnosticBaseCursor(_Owned):
             future = self._engine.loop().create_future()
             future.set_result(True)
             return future
-        return self._engine.run_cancellable(self._kill_on_cancel, self._fetch_in_worker)
+        return self._fetch(self._fetch_in_worker)
 
     def next_object(self) -> Any:
         """Deprecated: the document that ``fetch_next`` made available, or ``None``.
@@ -502,7 +513,7 @@ class AgnosticCommandCursor(AgnosticBaseCursor):
 
         Runs at most one ``getMore``; useful with tailable cursors.
         """
-        return self._engine.run_cancellable(self._kill_on_cancel, self._try_next_in_worker)
+        return self._fetch(self._try_next_in_worker)
 
     @classmethod
     def _from_delegate(cls, delegate: Any, owner: AgnosticBase) -> AgnosticBase:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,51 @@ def test_exclusions_name_tests_that_exist() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "exclusions applied" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# The runner's exit status
+# ---------------------------------------------------------------------------------------------
+
+
+def test_stale_exclusion_fails_a_compared_run(mongodb_uri: str) -> None:
+    source = source_dir()
+    if not (source / "test" / "__init__.py").exists():
+        pytest.skip("PyMongo's suite is not fetched (python -m synchro.fetch --help)")
+    # Every test that runs passes, so the comparison alone would say 0; the stale entry must not be
+    # hidden by it.
+    script = (
+        "import sys, types; from synchro import exclusions, synchrotest; "
+        "exclusions.EXCLUSIONS = types.MappingProxyType({**exclusions.EXCLUSIONS, "
+        "'test/test_cursor.py::TestCursor::test_no_such_test': 'a stale entry, for this test'}); "
+        "sys.exit(synchrotest.main(sys.argv[1:]))"
+    )
+    command = [sys.executable, "-c", script, str(source), "-q", "--compare", "--check-exclusions"]
+    command.append("test/test_cursor.py::TestCursor::test_limit")
+    repo = Path(synchro.__file__).resolve().parent.parent
+    env = dict(os.environ, MONGODB_URI=mongodb_uri, PYTHONPATH=str(repo))
+    result = subprocess.run(
+        command, cwd=repo, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert "1 passed" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "test_no_such_test: collected no test" in result.stdout
+    assert result.returncode == 1
+
+
+def test_compare_allows_only_listed_flaky_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synchro import synchrotest
+
+    plugin: Any = types.SimpleNamespace(
+        outcomes={"test/test_a.py::test_flaky": "failed", "test/test_a.py::test_ok": "passed"}
+    )
+    # The test fails through Synchro, passes on real PyMongo, then passes through Synchro again.
+    monkeypatch.setattr(synchrotest, "_rerun", lambda source, ids, real, args: dict.fromkeys(ids, "passed"))
+    assert synchrotest._compare(Path("."), plugin, []) == 1
+    monkeypatch.setattr(exclusions, "FLAKY", {"test/test_a.py::test_fl*": "a reason, for this test"})
+    assert synchrotest._compare(Path("."), plugin, []) == 0
+
+
+def test_flaky_entries_have_reasons() -> None:
+    for key, reason in exclusions.FLAKY.items():
+        assert key.startswith("test/") and "::" in key, key
+        assert len(reason) > 20, key
