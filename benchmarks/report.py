@@ -38,10 +38,14 @@ Results = dict[tuple[str, str], dict[str, Any]]
 class Run:
     """A run's metadata, scored results and workloads, as saved by ``--json``."""
 
-    def __init__(self, meta: dict[str, Any], results: Results, workloads: Sequence[Workload]) -> None:
+    def __init__(
+        self, meta: dict[str, Any], results: Results, workloads: Sequence[Workload], name: str = "this run"
+    ) -> None:
         self.meta = meta
         self.results = results
         self.workloads = list(workloads)
+        #: The run's name in tables: its file's name without ``.json``.
+        self.name = name
 
     def get(self, workload: str, driver: str, key: str) -> Any:
         result = self.results.get((workload, driver))
@@ -69,7 +73,8 @@ def load(path: Path) -> Run:
             score(result)  # Percentiles again, keyed by int (JSON made the keys strings).
         results[(result["workload"], result["driver"])] = result
     meta = payload.get("meta") or {"settings": payload.get("settings", "")}
-    return Run(meta, results, [get_workload(name) for name in payload.get("workloads", [])])
+    workloads = [get_workload(name) for name in payload.get("workloads", [])]
+    return Run(meta, results, workloads, path.stem)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,7 +321,7 @@ def _motor_default_batch(run: Run) -> int | None:
     return batch or None
 
 
-def default_stall_rows(run: Run, name: str) -> list[list[str]]:
+def default_stall_rows(run: Run) -> list[list[str]]:
     """Issue 10's figure: each driver's largest stall at its own default batch size."""
     batch = _motor_default_batch(run)
     rows = []
@@ -326,7 +331,7 @@ def default_stall_rows(run: Run, name: str) -> list[list[str]]:
             continue
         rows.append(
             [
-                f"{base} ({name})",
+                f"{base} ({run.name})",
                 "server" if batch is None else str(batch),
                 _ms(run.get(motor_row, "motor", "tick_max_s")),
                 _ms(run.get(motor_row, "motor", "tick_p99_s")),
@@ -345,8 +350,8 @@ def default_stall_table(run: Run, before: Run | None = None) -> str:
         "Workload (run)", "Motor's batch", "Motor max ms", "Motor p99",
         "PyMongoAsync max ms", "PyMongoAsync p99", "PyMongoAsync at Motor's batch, max",
     ]  # fmt: skip
-    rows = default_stall_rows(before, "before") if before is not None else []
-    rows += default_stall_rows(run, "after" if before is not None else "this run")
+    rows = default_stall_rows(before) if before is not None else []
+    rows += default_stall_rows(run)
     return rst_table(headers, rows)
 
 
