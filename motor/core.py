@@ -113,7 +113,7 @@ def _warn_legacy(message: str) -> None:
 def _check_length(length: object) -> None:
     if length is None:
         return
-    if not isinstance(length, int) or isinstance(length, bool):
+    if not isinstance(length, int):
         raise TypeError(f"length must be an int, not {length!r}")
     if length < 0:
         raise ValueError("length must be non-negative")

@@ -295,6 +295,7 @@ async def test_to_list_lengths(coll: Any) -> None:
     assert await coll.find().to_list(0) == []
     assert len(await coll.find().to_list(None)) == 3
     assert len(await coll.find().to_list(2)) == 2
+    assert len(await coll.find().to_list(True)) == 1  # A bool is an int, for Motor 3 and PyMongo.
     with raises_exactly(ValueError, "length must be non-negative"):
         coll.find().to_list(-1)
     with raises_exactly(TypeError, "length must be an int, not '2'"):
