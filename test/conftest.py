@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import os
 import re
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -77,7 +78,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"motor: event loop {os.environ.get('MOTOR_TEST_LOOP', 'asyncio')} (MOTOR_TEST_LOOP)"
+    gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
+    return (
+        f"motor: event loop {os.environ.get('MOTOR_TEST_LOOP', 'asyncio')} (MOTOR_TEST_LOOP), "
+        f"GIL {'enabled' if gil_enabled else 'disabled'}"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,8 @@
 Each test writes an application's test files and runs pytest on them with ``pytester``, in a new
 process as an application's repository would (its own configuration, pytest-asyncio in its default
 strict mode unless the test says otherwise), against this suite's server through ``MONGODB_URI``,
-so the suite still starts a single server. ``test_fastapi_example`` runs the test file of
-examples/fastapi_app as it is.
+so the suite still starts a single server. ``test_fastapi_example`` and ``test_testing_example``
+run the test files of examples/fastapi_app and examples/testing as they are.
 """
 
 from __future__ import annotations
@@ -59,6 +59,15 @@ def test_fastapi_example(app_repo: pytest.Pytester) -> None:
         shutil.copy(FASTAPI_EXAMPLE / name, app_repo.path / name)
     result = app_repo.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=14)
+
+
+def test_testing_example(app_repo: pytest.Pytester, sync_client: MongoClient[Any]) -> None:
+    """doc/testing.rst's example, examples/testing/test_orders.py, as it is."""
+    before = database_names(sync_client)
+    shutil.copy(ROOT / "examples" / "testing" / "test_orders.py", app_repo.path)
+    result = app_repo.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=4)
+    assert database_names(sync_client) == before
 
 
 def test_strict_mode(app_repo: pytest.Pytester, sync_client: MongoClient[Any], mongodb_uri: str) -> None:
