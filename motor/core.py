@@ -410,6 +410,22 @@ class AgnosticBaseCursor(_Owned):
         task.add_done_callback(self._tasks.discard)
 
 
+class _RewindMethod(MotorCursorChainingMethod):
+    """``rewind()``: PyMongo's, after which the cursor is unstarted (``started`` is ``False``)."""
+
+    def create_attribute(self, cls: type[AgnosticBase], attr_name: str) -> Any:
+        chain = super().create_attribute(cls, attr_name)
+
+        def rewind(self: AgnosticBaseCursor) -> AgnosticBaseCursor:
+            with self._lock:
+                chain(self)
+            self._started_fetching = False
+            self._abandoned = False
+            return self
+
+        return self._finish(rewind, cls)
+
+
 class AgnosticCursor(AgnosticBaseCursor):
     """The cursor ``find()`` returns."""
 
@@ -435,6 +451,7 @@ class AgnosticCursor(AgnosticBaseCursor):
     max_time_ms = MotorCursorChainingMethod()
     min = MotorCursorChainingMethod()
     remove_option = MotorCursorChainingMethod()
+    rewind = _RewindMethod()
     skip = MotorCursorChainingMethod()
     sort = MotorCursorChainingMethod()
     where = MotorCursorChainingMethod()
@@ -455,17 +472,6 @@ class AgnosticCursor(AgnosticBaseCursor):
     def collection(self) -> AgnosticCollection:
         """The Motor collection this cursor reads."""
         return self._collection
-
-    def rewind(self) -> AgnosticCursor:
-        """Rewind this cursor to its unevaluated state: the next fetch runs the query again.
-
-        Returns this cursor; :attr:`started` is ``False`` again.
-        """
-        with self._lock:
-            self.delegate.rewind()
-        self._started_fetching = False
-        self._abandoned = False
-        return self
 
     def __copy__(self) -> AgnosticCursor:
         """A new, unstarted cursor with this one's options, as ``copy.copy`` of PyMongo's gives."""
