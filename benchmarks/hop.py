@@ -13,7 +13,9 @@ The variants (:data:`benchmarks.workloads.HOP_VARIANTS`):
 
 An iteration is 10,000 calls (times ``--scale``), awaited one at a time by 1 or N tasks
 (``Hop{N}Tasks``). The runner prints wall and CPU time per call and their ratios to the floor's:
-the engine's distance to the floor is the figure to watch.
+the engine's distance to the floor is the figure to watch. Under concurrency the floor wakes the
+loop once per result, where Motor's engine wakes it once for every result that arrived meanwhile:
+there the floor is a reference point rather than a lower bound.
 """
 
 from __future__ import annotations
