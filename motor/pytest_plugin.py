@@ -147,7 +147,7 @@ def motor_client(motor_test_uri: str) -> Iterator[Any]:
     """
     from motor.motor_asyncio import AsyncIOMotorClient
 
-    client = AsyncIOMotorClient(motor_test_uri)
+    client: Any = AsyncIOMotorClient(motor_test_uri)
     yield client
     client.close()
 
@@ -165,7 +165,7 @@ def motor_tornado_client(motor_test_uri: str) -> Iterator[Any]:
     """A Tornado Motor client on :func:`motor_test_uri`, closed after the test."""
     from motor.motor_tornado import MotorClient
 
-    client = MotorClient(motor_test_uri)
+    client: Any = MotorClient(motor_test_uri)
     yield client
     client.close()
 
