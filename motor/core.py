@@ -93,16 +93,18 @@ _NEXT_OBJECT_DEPRECATED = (
 )
 
 #: How many seconds ``with_transaction`` retries for; read at each call, so that test suites can
-#: patch it (Motor 3's name).
+#: patch it (Motor 3's name). PyMongo's own ``_WITH_TRANSACTION_RETRY_TIME_LIMIT`` is honoured too.
 _WITH_TRANSACTION_RETRY_TIME_LIMIT = 120
 
 
 def _within_time_limit(start_time: float, backoff: float = 0) -> bool:
-    """Whether ``with_transaction`` may retry: PyMongo's rule, with Motor's patchable limit."""
+    """Whether ``with_transaction`` may retry: PyMongo's rule, with the smaller of Motor's limit
+    and PyMongo's, since test suites patch one or the other."""
     remaining = _csot.remaining()
     if remaining is not None and remaining <= 0:
         return False
-    return time.monotonic() + backoff - start_time < _WITH_TRANSACTION_RETRY_TIME_LIMIT
+    limit = min(_WITH_TRANSACTION_RETRY_TIME_LIMIT, _transactions._WITH_TRANSACTION_RETRY_TIME_LIMIT)
+    return time.monotonic() + backoff - start_time < limit
 
 
 def _warn_legacy(message: str) -> None:

@@ -648,6 +648,17 @@ class _SynchroCursor(Synchro):
 
     def to_list(self, length: int | None = None) -> list[Any]:
         """Return up to ``length`` documents (all if ``None``)."""
+        if self.delegate._is_tailable():
+            # Motor refuses to_list() on a tailable cursor, as Motor 3 did. PyMongo's returns what
+            # the cursor has now, which a Motor application gets by iterating until the cursor
+            # stops: so does Synchro, and PyMongo's tests of tailable cursors run on Motor's next().
+            documents: list[Any] = []
+            while length is None or len(documents) < length:
+                try:
+                    documents.append(next(self))
+                except StopIteration:
+                    break
+            return documents
         result = _call_on_loop(self, self.delegate.to_list, (length,), {})
         return [wrap(item) for item in result] if result and isinstance(result[0], AgnosticBase) else result
 

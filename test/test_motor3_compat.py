@@ -25,7 +25,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 from bson.codec_options import CodecOptions
-from pymongo import CursorType, monitoring
+from pymongo import CursorType, client_session_shared, monitoring
 from pymongo.errors import InvalidOperation, OperationFailure, PyMongoError
 
 import motor
@@ -571,3 +571,10 @@ async def test_with_transaction_retry_time_limit(client: Any, monkeypatch: pytes
             await session.with_transaction(transient)
         assert calls == 1
         assert str(raised.value) == "transient"
+        # PyMongo's suite patches PyMongo's own limit: that is honoured too.
+        calls = 0
+        monkeypatch.setattr(motor.core, "_WITH_TRANSACTION_RETRY_TIME_LIMIT", 120)
+        monkeypatch.setattr(client_session_shared, "_WITH_TRANSACTION_RETRY_TIME_LIMIT", 0)
+        with pytest.raises(PyMongoError):
+            await session.with_transaction(transient)
+        assert calls == 1
