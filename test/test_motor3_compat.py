@@ -27,6 +27,8 @@ import tornado.web
 from bson.codec_options import CodecOptions
 from pymongo import CursorType, client_session_shared, monitoring
 from pymongo.errors import InvalidOperation, OperationFailure, PyMongoError
+from tornado import gen
+from tornado.ioloop import IOLoop
 
 import motor
 import motor.core
@@ -360,6 +362,43 @@ async def test_garbage_collected_cursor_is_killed(listened: tuple[Any, Commands]
         return {i for kill in commands.named("killCursors") for i in kill["cursors"]}
 
     await wait_for(lambda: {cursor_id, aggregate_id} <= killed())
+
+
+def test_cursors_are_killed_on_a_tornado_ioloop(mongodb_uri: str) -> None:
+    # The same two paths, on an IOLoop that Tornado runs (run_sync) rather than pytest's loop.
+    from motor import motor_tornado
+
+    commands = Commands()
+    io_loop = IOLoop(make_current=False)
+    client = motor_tornado.MotorClient(mongodb_uri, io_loop=io_loop, event_listeners=[commands])
+    coll = client[DB_NAME]["compat_tornado_kill"]
+
+    @gen.coroutine
+    def main() -> Any:
+        yield coll.drop()
+        yield coll.insert_many([{"_id": i} for i in range(10)])
+        closed = coll.find().batch_size(2)
+        yield closed.next()
+        yield closed.close()
+        dropped = coll.find().batch_size(2)
+        yield dropped.next()
+        ids = [closed.cursor_id, dropped.cursor_id]
+        del dropped
+        gc.collect()
+        for _ in range(250):
+            killed = [i for kill in commands.named("killCursors") for i in kill["cursors"]]
+            if sorted(killed) == sorted(ids):
+                break
+            yield gen.sleep(0.02)
+        yield coll.drop()
+        yield client.aclose()
+        return ids, killed
+
+    try:
+        ids, killed = io_loop.run_sync(main, timeout=30)
+    finally:
+        io_loop.close()
+    assert all(ids) and sorted(killed) == sorted(ids)
 
 
 async def test_wire_carries_only_the_users_options(listened: tuple[Any, Commands]) -> None:
