@@ -150,6 +150,34 @@ def mailbox(loop: asyncio.AbstractEventLoop) -> _Mailbox:
     return box
 
 
+class _Delivery:
+    """An outcome on its way from a worker to a Future.
+
+    A worker delivers it as the last thing before it parks or takes its next call: the loop
+    thread, woken by the delivery, then finds the GIL free instead of waiting for the worker's
+    bookkeeping (a second thread wake-up).
+    """
+
+    __slots__ = ("box", "failed", "future", "on_cancel", "value")
+
+    def __init__(
+        self,
+        box: _Mailbox,
+        future: asyncio.Future[Any],
+        value: Any,
+        failed: bool,
+        on_cancel: Callable[[], Any] | None,
+    ) -> None:
+        self.box = box
+        self.future = future
+        self.value = value
+        self.failed = failed
+        self.on_cancel = on_cancel
+
+    def __call__(self) -> None:
+        self.box.put(self.future, self.value, self.failed, self.on_cancel)
+
+
 def _work(
     box: _Mailbox,
     future: asyncio.Future[Any],
@@ -158,24 +186,23 @@ def _work(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     on_cancel: Callable[[], Any] | None = None,
-) -> None:
-    # Runs on a worker thread.
+) -> _Delivery | None:
+    # Runs on a worker thread; the pool delivers what it returns.
     if future.cancelled():
         # Cancelled before a worker picked it up: the PyMongo call never starts.
         if on_cancel is not None:
             on_cancel()
-        return
+        return None
     try:
         result = context.run(fn, *args, **kwargs)
     except StopIteration as exc:
         # asyncio refuses StopIteration in a Future; a cursor's end is StopAsyncIteration.
         stop = StopAsyncIteration(*exc.args)
         stop.__cause__ = exc
-        box.put(future, stop, True, on_cancel)
+        return _Delivery(box, future, stop, True, on_cancel)
     except BaseException as exc:
-        box.put(future, exc, True, on_cancel)
-    else:
-        box.put(future, result, False, on_cancel)
+        return _Delivery(box, future, exc, True, on_cancel)
+    return _Delivery(box, future, result, False, on_cancel)
 
 
 #: No bound: the waiting pool runs a thread per waiting call.
@@ -183,12 +210,12 @@ _UNBOUNDED = 1 << 30
 
 #: Seconds a parked worker waits for a call before its thread exits.
 IDLE_TIMEOUT = 10.0
-#: Seconds a worker that just finished a call polls for the next one before it parks. Picking up a
-#: call while polling saves the submitter a wake-up, which costs tens of microseconds on a VM.
-SPIN_TIME = 0.0002
 #: Seconds after which a running call counts as blocked (waiting for a server, a lock, a change),
 #: so that a queued call gets another worker instead of waiting behind it.
 BLOCKED_AFTER = 0.002
+#: The share of one core the process must use for queued calls to be waiting for the GIL rather
+#: than for blocked workers: then the pool does not grow.
+SATURATED = 0.7
 #: How often the supervisor looks at pools whose calls wait.
 SUPERVISE_EVERY = 0.0005
 
@@ -223,14 +250,21 @@ class WorkerPool:
     The policy, in order of cost to the submitter (usually the event loop's thread):
 
     - A call goes on a FIFO queue. A worker that finishes a call takes the next one without any
-      wake-up, and polls the queue for :data:`SPIN_TIME` before it parks.
+      wake-up, else it parks at once. (Polling the queue for a while before parking, to save the
+      next call a wake-up, made the round trip two to three times slower here: the polling thread
+      contends for the GIL just when the woken event loop needs it.)
+    - A worker hands its result to the loop as the last thing before it parks or takes its next
+      call, so that the woken loop finds the GIL free.
     - A parked worker is woken only if fewer than ``target`` workers are running calls, the most
       recently parked first (LIFO), so that a few hot threads do the work.
-    - A supervisor thread (one per process) watches pools whose calls wait: when the oldest queued
-      call has waited for :data:`BLOCKED_AFTER` while fewer than ``target`` running calls are still
-      short, the running ones are blocked (slow queries, server selection, ...), and it wakes or
-      starts a worker for each call that waited that long, up to ``max_workers``. Threads are only
-      ever started there, never on the submitter's thread.
+    - A supervisor thread (one per process) watches pools whose calls wait. When the oldest
+      queued call has waited for :data:`BLOCKED_AFTER` and the process has not kept a core busy
+      meanwhile (:data:`SATURATED`), the workers are waiting for something else than the GIL:
+      if every running call is older than that (slow queries, server selection, ...), it wakes or
+      starts a worker for each call that waited that long, else one more worker per look. Up to
+      ``max_workers``; threads are only ever started there, never on the submitter's thread. A
+      process that keeps a core busy gains nothing from more threads, only GIL hand-offs, so
+      under a CPU-bound load the pool stays at the few workers that ``target`` allows.
     - A worker parked for :data:`IDLE_TIMEOUT` exits; :meth:`shutdown` makes them all exit once
       the queue is empty.
 
@@ -250,13 +284,14 @@ class WorkerPool:
         self._calls: collections.deque[tuple[float, Callable[..., Any], tuple[Any, ...]]] = (
             collections.deque()
         )
-        self._lock = threading.Lock()
+        # Reentrant: a client's finalizer shuts its pool down, and garbage collection may run it on
+        # a worker of that very pool, inside one of its critical sections.
+        self._lock = threading.RLock()
         self._workers: set[_Worker] = set()  # Every live worker thread's record.
         self._parked: list[_Worker] = []  # The most recently parked last.
-        # Workers running a call, polling for one, woken but not yet running, and being started:
+        # Workers running a call, woken but not yet running, and being started:
         # all of them take a queued call without further help.
         self._running = 0
-        self._spinning = 0
         self._waking = 0
         self._starting = 0
         self._watched = False
@@ -278,7 +313,7 @@ class WorkerPool:
                 raise RuntimeError("cannot run new calls after the worker pool was shut down")
             calls = self._calls
             calls.append((time.monotonic(), fn, args))
-            if self._spinning + self._waking + self._starting >= len(calls):
+            if self._waking + self._starting >= len(calls):
                 return  # Workers on their way take every queued call.
             if self._running + self._waking + self._starting < self.target:
                 if self._parked:
@@ -304,6 +339,11 @@ class WorkerPool:
 
     def _start_thread(self) -> None:
         # Supervisor thread; the count of starting threads already includes this one.
+        with self._lock:
+            if self._shutdown and self._workers:
+                # A closed client's remaining calls run on the threads it has.
+                self._starting -= 1
+                return
         try:
             threading.Thread(
                 target=self._work_loop, name=f"{self._name}-{next(self._numbers)}", daemon=True
@@ -313,8 +353,13 @@ class WorkerPool:
                 self._starting -= 1
             raise
 
-    def supervise(self, now: float) -> bool:
-        """Give blocked calls more workers (supervisor thread); return whether calls still wait."""
+    def supervise(self, now: float, saturated: bool) -> bool:
+        """Give waiting calls more workers (supervisor thread); return whether calls still wait.
+
+        :param now: ``time.monotonic()``.
+        :param saturated: whether the process kept the interpreter busy lately: then queued calls
+            wait for the GIL, not for blocked workers, and another thread would only add hand-offs.
+        """
         start = 0
         with self._lock:
             calls = self._calls
@@ -322,15 +367,19 @@ class WorkerPool:
                 self._watched = False
                 return False
             deadline = now - BLOCKED_AFTER
-            if calls[0][0] <= deadline:
+            if calls[0][0] <= deadline and not saturated and not self._shutdown:
                 short = sum(1 for w in self._workers if w.started > deadline)
-                if short + self._spinning + self._waking + self._starting < self.target:
-                    overdue = sum(1 for queued, _, _ in calls if queued <= deadline)
-                    while overdue and self._parked:
-                        self._wake_one()
-                        overdue -= 1
-                    start = max(0, min(overdue, self.max_workers - self.threads))
-                    self._starting += start
+                if short + self._waking + self._starting:
+                    # Some calls still move: grow by one at a time.
+                    wanted = 1
+                else:
+                    # Every worker is blocked: a worker for each call that waited.
+                    wanted = sum(1 for queued, _, _ in calls if queued <= deadline)
+                while wanted and self._parked:
+                    self._wake_one()
+                    wanted -= 1
+                start = max(0, min(wanted, self.max_workers - self.threads))
+                self._starting += start
         for _ in range(start):
             self._start_thread()
         return True
@@ -347,16 +396,19 @@ class WorkerPool:
     def _work_loop(self) -> None:
         worker = _Worker()
         lock = self._lock
-        calls = self._calls
         with lock:
             self._starting -= 1
             self._workers.add(worker)
             call = self._take(worker)
+            if call is None:
+                worker.parked = True
+                self._parked.append(worker)
         while True:
-            while call is not None:
+            if call is not None:
                 fn, args = call
+                delivery = None
                 try:
-                    fn(*args)
+                    delivery = fn(*args)
                 except BaseException:
                     _log.debug("a background call of Motor's failed", exc_info=True)
                 del call, fn, args
@@ -364,25 +416,20 @@ class WorkerPool:
                     self._running -= 1
                     worker.started = 0.0
                     call = self._take(worker)
-                    spin = call is None and not self._spinning and not self._shutdown
-                    if spin:
-                        self._spinning += 1
-                if spin:
-                    deadline = time.monotonic() + SPIN_TIME
-                    while not calls and time.monotonic() < deadline:
-                        time.sleep(0)  # Lets the loop thread have the GIL.
-                    with lock:
-                        self._spinning -= 1
-                        call = self._take(worker)
-            with lock:
-                call = self._take(worker)
+                    exiting = call is None and self._shutdown
+                    if exiting:
+                        self._workers.discard(worker)
+                    elif call is None:
+                        worker.parked = True
+                        self._parked.append(worker)
+                if type(delivery) is _Delivery:
+                    delivery()
+                delivery = None
+                if exiting:
+                    return
                 if call is not None:
                     continue
-                if self._shutdown:
-                    self._workers.discard(worker)
-                    return
-                worker.parked = True
-                self._parked.append(worker)
+            # Parked: wait to be woken.
             if not worker.wake.acquire(timeout=IDLE_TIMEOUT):
                 with lock:
                     if worker.parked:
@@ -395,6 +442,12 @@ class WorkerPool:
             with lock:
                 self._waking -= 1
                 call = self._take(worker)
+                if call is None:
+                    if self._shutdown:
+                        self._workers.discard(worker)
+                        return
+                    worker.parked = True
+                    self._parked.append(worker)
 
     def shutdown(self) -> None:
         """Stop the threads once the calls already submitted have run; later submits raise."""
@@ -412,6 +465,7 @@ class _Supervisor:
         self._to_start: list[WorkerPool] = []
         self._watched: set[WorkerPool] = set()
         self._thread: threading.Thread | None = None
+        self._samples: collections.deque[tuple[float, float]] = collections.deque()
 
     def start_worker(self, pool: WorkerPool) -> None:
         """Start a thread for ``pool``, whose count of starting threads already includes it."""
@@ -453,11 +507,24 @@ class _Supervisor:
                 continue
             time.sleep(SUPERVISE_EVERY)
             now = time.monotonic()
-            done = [pool for pool in watched if not pool.supervise(now)]
+            saturated = self._saturated(now)
+            done = [pool for pool in watched if not pool.supervise(now, saturated)]
             if done:
                 with cond:
                     # A pool that a submit watched again since keeps its place.
                     self._watched.difference_update(pool for pool in done if not pool._watched)
+
+    def _saturated(self, now: float) -> bool:
+        # Whether the process used most of a core over the last BLOCKED_AFTER seconds.
+        cpu = time.process_time()
+        samples = self._samples
+        samples.append((now, cpu))
+        while len(samples) > 2 and samples[1][0] <= now - BLOCKED_AFTER:
+            samples.popleft()
+        then, cpu_then = samples[0]
+        if now - then < BLOCKED_AFTER / 2:
+            return False
+        return (cpu - cpu_then) / (now - then) >= SATURATED
 
     def after_fork(self) -> None:
         """Forget the supervisor thread, which did not survive fork (child process)."""

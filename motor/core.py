@@ -327,8 +327,11 @@ class AgnosticBaseCursor(_Owned):
         self._engine.run_detached(self._close_in_worker)
 
     def close(self) -> asyncio.Future[None]:
-        """Close the cursor, killing it on the server if it is still open there."""
-        return self._engine.run(self._close_in_worker)
+        """Close the cursor, killing it on the server if it is still open there.
+
+        After the client is closed this completes at once: closing the client killed the cursor.
+        """
+        return self._engine.run_cleanup(self._close_in_worker)
 
     async def __aenter__(self) -> AgnosticBaseCursor:
         return self
@@ -459,7 +462,7 @@ class AgnosticCursor(AgnosticBaseCursor):
     where = MotorCursorChainingMethod()
 
     clone = DelegateMethod(wrap=Cursor)
-    close = Async()
+    close = Async(cleanup=True)
     distinct = Async()
     explain = Async()
 
@@ -688,7 +691,7 @@ class AgnosticChangeStream(_Owned):
 
         :raises StopAsyncIteration: (from the Future) if the stream is closed.
         """
-        future = self._engine.run(self._next_in_worker)
+        future = self._engine.run_waiting(self._next_in_worker)
         future.add_done_callback(self._close_on_cancel)
         return future
 
@@ -705,7 +708,7 @@ class AgnosticChangeStream(_Owned):
 
     def try_next(self) -> asyncio.Future[Any]:
         """Return a Future of the next change, or of ``None`` if none happened (one ``getMore``)."""
-        return self._engine.run(self._try_next_in_worker)
+        return self._engine.run_waiting(self._try_next_in_worker)
 
     def _close_in_worker(self) -> None:
         self._closed = True
@@ -713,9 +716,9 @@ class AgnosticChangeStream(_Owned):
             self.delegate.close()
 
     def close(self) -> asyncio.Future[None]:
-        """Close the change stream."""
+        """Close the change stream; after the client is closed, this completes at once."""
         self._closed = True
-        return self._engine.run(self._close_in_worker)
+        return self._engine.run_cleanup(self._close_in_worker)
 
     @property
     def alive(self) -> bool:
@@ -766,7 +769,7 @@ class _TransactionContext:
     ) -> None:
         if self._session.in_transaction:
             if exc_type is None:
-                await self._session.commit_transaction()
+                await self._session._commit_or_abort()
             else:
                 await self._session.abort_transaction()
 
@@ -812,7 +815,7 @@ class AgnosticClientSession(_Owned):
 
     abort_transaction = Async()
     commit_transaction = Async()
-    end_session = Async()
+    end_session = Async(cleanup=True)
     advance_cluster_time = DelegateMethod()
     advance_operation_time = DelegateMethod()
     cluster_time = ReadOnlyProperty()
@@ -928,7 +931,7 @@ class AgnosticClientSession(_Owned):
 
             while True:
                 try:
-                    await self.commit_transaction()
+                    await self._commit_or_abort()
                 except PyMongoError as exc:
                     last_error = exc
                     if exc.has_error_label(
@@ -943,6 +946,21 @@ class AgnosticClientSession(_Owned):
                         break  # Retry the whole transaction.
                     raise
                 return result
+
+    def _abort_in_worker(self) -> None:
+        # Queued behind the cancelled commit by the session's lock: if the commit never started,
+        # the transaction is still in progress, and nobody would ever end it.
+        with session_lock(self.delegate):
+            if self.delegate.in_transaction:
+                self.delegate.abort_transaction()
+
+    async def _commit_or_abort(self) -> None:
+        """Commit; if the caller is cancelled meanwhile, make sure the transaction ends."""
+        try:
+            await self.commit_transaction()
+        except asyncio.CancelledError:
+            self._engine.run_detached(self._abort_in_worker)
+            raise
 
     def bind(self, end_session: bool = True) -> _BoundSession:
         """Make this session the implicit session of operations inside ``with`` / ``async with``.

@@ -530,6 +530,10 @@ class MongoClient(Synchro):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         object.__setattr__(self, "delegate", motor_asyncio.AsyncIOMotorClient(*args, **kwargs))
+        if kwargs.get("connect", True):
+            # PyMongo's constructor opens the topology before it returns; Motor's opens it on a
+            # worker thread, and PyMongo's tests look at it at once.
+            self._connect()
 
     def close(self) -> None:
         """Close the client (Motor's close runs at once when no loop is running in this thread)."""
