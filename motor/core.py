@@ -21,13 +21,11 @@ from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, NoReturn, TypeVar
 
-from pymongo import CursorType, _csot
-from pymongo import client_session_shared as _transactions
+from pymongo import CursorType
 from pymongo.driver_info import DriverInfo
 from pymongo.errors import InvalidOperation, PyMongoError
 from pymongo.server_selectors import writable_server_selector
 from pymongo.server_type import SERVER_TYPE
-from pymongo.synchronous import client_session as _pymongo_session
 from pymongo.synchronous.change_stream import ChangeStream
 from pymongo.synchronous.client_session import ClientSession
 from pymongo.synchronous.collection import Collection
@@ -38,6 +36,7 @@ from pymongo.synchronous.encryption import ClientEncryption
 from pymongo.synchronous.mongo_client import MongoClient
 from pymongo.topology_description import TOPOLOGY_TYPE
 
+from motor import _pymongo_private
 from motor._engine import Engine, default_max_workers, session_lock, validate_max_workers
 from motor._version import version
 from motor.metaprogramming import (
@@ -100,10 +99,10 @@ _WITH_TRANSACTION_RETRY_TIME_LIMIT = 120
 def _within_time_limit(start_time: float, backoff: float = 0) -> bool:
     """Whether ``with_transaction`` may retry: PyMongo's rule, with the smaller of Motor's limit
     and PyMongo's, since test suites patch one or the other."""
-    remaining = _csot.remaining()
+    remaining = _pymongo_private.csot_remaining()
     if remaining is not None and remaining <= 0:
         return False
-    limit = min(_WITH_TRANSACTION_RETRY_TIME_LIMIT, _transactions._WITH_TRANSACTION_RETRY_TIME_LIMIT)
+    limit = min(_WITH_TRANSACTION_RETRY_TIME_LIMIT, _pymongo_private.transaction_retry_time_limit())
     return time.monotonic() + backoff - start_time < limit
 
 
@@ -175,7 +174,7 @@ class AgnosticBaseCursor(_Owned):
         loop = self.__dict__.get("_loop")
         if delegate is None or loop is None or self._engine.closed:
             return
-        if getattr(delegate, "_id", None) and not getattr(delegate, "_killed", True):
+        if _pymongo_private.cursor_needs_kill(delegate):
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._engine.run_detached, delegate.close)
 
@@ -214,7 +213,7 @@ class AgnosticBaseCursor(_Owned):
 
     def _buffer(self) -> Any:
         delegate = self.delegate
-        return None if delegate is None else getattr(delegate, "_data", None)
+        return None if delegate is None else _pymongo_private.cursor_buffer(delegate)
 
     def _take_buffered(self) -> tuple[bool, Any]:
         """``(True, document)`` if a document is buffered and no worker uses the cursor (loop)."""
@@ -266,7 +265,7 @@ class AgnosticBaseCursor(_Owned):
         return self._fetch(self._next_in_worker)
 
     def _is_tailable(self) -> bool:
-        return bool(getattr(self.delegate, "_query_flags", 0) & CursorType.TAILABLE)
+        return bool(_pymongo_private.cursor_query_flags(self.delegate) & CursorType.TAILABLE)
 
     def _to_list_in_worker(self, length: int | None, cancelled: threading.Event) -> list[Any]:
         documents: list[Any] = []
@@ -279,7 +278,7 @@ class AgnosticBaseCursor(_Owned):
             # One batch at a time, so that a caller who cancelled stops the fetching at the next
             # batch rather than after the whole result.
             while cursor.alive and not cancelled.is_set():
-                if not cursor_class._next_batch(cursor, documents, remaining):
+                if not _pymongo_private.next_batch(cursor_class, cursor, documents, remaining):
                     break
                 if length is not None:
                     remaining = length - len(documents)
@@ -350,7 +349,7 @@ class AgnosticBaseCursor(_Owned):
             except (StopIteration, StopAsyncIteration):
                 return False
             # Put it back into PyMongo's buffer, so that rewind(), alive and to_list() see it.
-            self.delegate._data.appendleft(document)
+            _pymongo_private.cursor_unread(self.delegate, document)
         return True
 
     @property
@@ -470,7 +469,11 @@ class AgnosticCursor(AgnosticBaseCursor):
         super().__init__(cursor, collection)
         self._collection = collection
         default = self._client._default_batch_size
-        if default and not isinstance(cursor, RawBatchCursor) and cursor._batch_size == 0:
+        if (
+            default
+            and not isinstance(cursor, RawBatchCursor)
+            and _pymongo_private.cursor_batch_size(cursor) == 0
+        ):
             cursor.batch_size(default)
 
     @property
@@ -789,11 +792,11 @@ class _BoundSession:
         self._token: Any = None
 
     def __enter__(self) -> AgnosticClientSession:
-        self._token = _pymongo_session._SESSION.set(self._session.delegate)
+        self._token = _pymongo_private.bind_session(self._session.delegate)
         return self._session
 
     def __exit__(self, *args: object) -> None:
-        _pymongo_session._SESSION.reset(self._token)
+        _pymongo_private.unbind_session(self._token)
         if self._end_session:
             # Ending a session may abort a transaction on the server: never on the loop thread.
             self._session._engine.run_detached(self._session.delegate.end_session)
@@ -802,7 +805,7 @@ class _BoundSession:
         return self.__enter__()
 
     async def __aexit__(self, *args: object) -> None:
-        _pymongo_session._SESSION.reset(self._token)
+        _pymongo_private.unbind_session(self._token)
         if self._end_session:
             await self._session.end_session()
 
@@ -902,12 +905,11 @@ class AgnosticClientSession(_Owned):
         last_error: BaseException | None = None
         while True:
             if retry:
-                backoff = random.random() * min(  # noqa: S311 - jitter, not cryptography
-                    _transactions._BACKOFF_INITIAL * (1.5**retry), _transactions._BACKOFF_MAX
-                )
+                initial, maximum = _pymongo_private.transaction_backoff_bounds()
+                backoff = random.random() * min(initial * (1.5**retry), maximum)  # noqa: S311 - jitter
                 if not within_limit(start_time, backoff):
                     assert last_error is not None
-                    raise _transactions._make_timeout_error(last_error) from last_error
+                    raise _pymongo_private.make_timeout_error(last_error) from last_error
                 await asyncio.sleep(backoff)
             retry += 1
             self.start_transaction(read_concern, write_concern, read_preference, max_commit_time_ms)
@@ -922,7 +924,7 @@ class AgnosticClientSession(_Owned):
                 if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
                     if within_limit(start_time):
                         continue
-                    raise _transactions._make_timeout_error(exc) from exc
+                    raise _pymongo_private.make_timeout_error(exc) from exc
                 raise
 
             if not self.in_transaction:
@@ -936,13 +938,13 @@ class AgnosticClientSession(_Owned):
                     last_error = exc
                     if exc.has_error_label(
                         "UnknownTransactionCommitResult"
-                    ) and not _transactions._max_time_expired_error(exc):
+                    ) and not _pymongo_private.is_max_time_expired_error(exc):
                         if not within_limit(start_time):
-                            raise _transactions._make_timeout_error(exc) from exc
+                            raise _pymongo_private.make_timeout_error(exc) from exc
                         continue
                     if exc.has_error_label("TransientTransactionError"):
                         if not within_limit(start_time):
-                            raise _transactions._make_timeout_error(exc) from exc
+                            raise _pymongo_private.make_timeout_error(exc) from exc
                         break  # Retry the whole transaction.
                     raise
                 return result
@@ -1209,7 +1211,7 @@ class AgnosticDatabase(_Wrapping):
 
 def _current_writable_server(client: MongoClient[Any]) -> Any:
     """The description of the server PyMongo would select for a write now, without waiting."""
-    if client._topology is None:
+    if not _pymongo_private.has_topology(client):
         return None
     selected = client.topology_description.apply_selector(writable_server_selector)
     return selected[0] if selected else None
@@ -1326,11 +1328,11 @@ class AgnosticClient(_Wrapping):
         return self._engine.io_loop
 
     def _connect_in_worker(self) -> None:
-        # PyMongo's _get_topology() opens a closed client again: connect only if not closed,
+        # Opening the topology opens a closed client again: connect only if not closed,
         # and never while close runs (both hold the lock).
         with self._connect_lock:
             if not self._engine.closed:
-                self.delegate._get_topology()
+                _pymongo_private.open_topology(self.delegate)
 
     def _close_pymongo(self) -> None:
         with self._connect_lock:
@@ -1367,17 +1369,17 @@ class AgnosticClient(_Wrapping):
     @property
     def primary(self) -> tuple[str, int] | None:
         """(host, port) of the replica set's primary as known now, or ``None``."""
-        return None if self.delegate._topology is None else self.delegate.primary
+        return self.delegate.primary if _pymongo_private.has_topology(self.delegate) else None
 
     @property
     def secondaries(self) -> set[tuple[str, int]]:
         """The replica set's secondaries as known now."""
-        return set() if self.delegate._topology is None else self.delegate.secondaries
+        return self.delegate.secondaries if _pymongo_private.has_topology(self.delegate) else set()
 
     @property
     def arbiters(self) -> set[tuple[str, int]]:
         """The replica set's arbiters as known now."""
-        return set() if self.delegate._topology is None else self.delegate.arbiters
+        return self.delegate.arbiters if _pymongo_private.has_topology(self.delegate) else set()
 
     def close(self) -> asyncio.Future[None] | None:
         """Close the client: end its sessions, kill its cursors, close its connections.
@@ -1396,7 +1398,7 @@ class AgnosticClient(_Wrapping):
 
     async def aconnect(self) -> None:
         """Start connecting to the servers now rather than at the first operation."""
-        await self._engine.run(self.delegate._get_topology)
+        await self._engine.run(_pymongo_private.open_topology, self.delegate)
 
     async def __aenter__(self) -> AgnosticClient:
         return self

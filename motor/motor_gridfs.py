@@ -29,13 +29,14 @@ from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar, Final, TypeVar
 
 from gridfs.errors import CorruptGridFile, FileExists
-from gridfs.grid_file_shared import _CHUNK_OVERHEAD, DEFAULT_CHUNK_SIZE
+from gridfs.grid_file_shared import DEFAULT_CHUNK_SIZE
 from gridfs.synchronous.grid_file import GridFSBucket, GridIn, GridOut, GridOutCursor
 from pymongo.errors import CursorNotFound, InvalidOperation, PyMongoError
 from pymongo.synchronous.client_session import ClientSession
 from pymongo.synchronous.collection import Collection
 from pymongo.synchronous.cursor import Cursor
 
+from motor import _pymongo_private
 from motor._http import file_digest
 from motor.core import (
     AgnosticCollection,
@@ -102,7 +103,7 @@ def _check_no_transaction(session: ClientSession | None) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-class _StreamingGridIn(GridIn):
+class _StreamingGridIn(_pymongo_private.FlushPolicyGridIn):
     """PyMongo's GridIn, sending chunks every :data:`UPLOAD_BUFFER_BYTES` rather than every 48 MB,
     and never running two operations at once.
 
@@ -113,9 +114,8 @@ class _StreamingGridIn(GridIn):
 
     _motor_lock: threading.RLock
 
-    def _flush_data(self, data: Any, force: bool = False) -> None:
-        pending = self._buffered_docs_size + len(data) + _CHUNK_OVERHEAD
-        super()._flush_data(data, force=force or pending >= UPLOAD_BUFFER_BYTES)
+    def _motor_flush_due(self, pending_bytes: int) -> bool:
+        return pending_bytes >= UPLOAD_BUFFER_BYTES
 
     def write(self, data: Any) -> None:
         with self._motor_lock:
@@ -586,13 +586,15 @@ class AgnosticGridOut(_Owned):
 
     def _adopt(self, delegate: GridOut) -> None:
         self.delegate = delegate
-        self._reader = _ChunkReader(delegate._chunks, delegate._session)
+        self._reader = _ChunkReader(
+            _pymongo_private.grid_out_chunks(delegate), _pymongo_private.grid_out_session(delegate)
+        )
         self._closed = False
 
     # The file document.
 
     def _file_document(self) -> Mapping[str, Any] | None:
-        return self.delegate._file  # type: ignore[no-any-return]
+        return _pymongo_private.grid_out_file_document(self.delegate)
 
     def _check_open(self, name: str) -> Mapping[str, Any]:
         file = self._file_document()
@@ -833,7 +835,11 @@ class AgnosticGridOutCursor(AgnosticCursor):
         ``GridOutCursor.next()`` does (no I/O)."""
         cursor = self.delegate
         _check_no_transaction(cursor.session)
-        grid_out = GridOut(cursor._root_collection, file_document=file_document, session=cursor.session)
+        grid_out = GridOut(
+            _pymongo_private.grid_out_cursor_root_collection(cursor),
+            file_document=file_document,
+            session=cursor.session,
+        )
         return wrap_pymongo(self, grid_out)  # type: ignore[no-any-return]
 
     # PyMongo's GridOutCursor would build PyMongo GridOuts; read file documents, make Motor's.
@@ -910,7 +916,7 @@ class AgnosticGridFSBucket(_Wrapping):
         bucket.delegate = delegate
         bucket._engine = owner._engine
         bucket._client = owner._client if isinstance(owner, _Owned) else owner  # type: ignore[assignment]
-        bucket.collection = wrap_pymongo(owner, delegate._collection)
+        bucket.collection = wrap_pymongo(owner, _pymongo_private.bucket_root_collection(delegate))
         bucket.database = bucket.collection.database
         return bucket
 
