@@ -136,14 +136,30 @@ def client_classes(framework: str) -> list[Any]:
 
 
 class Ticker:
-    """A 5 ms timer on the loop that records its largest delay (the loop's stall)."""
+    """A 5 ms timer on the loop that records its largest delay (the loop's stall).
+
+    It also times the garbage collector, which stops every thread while it runs, so that the report
+    can tell a stall of the loop from a pause of the whole process.
+    """
 
     def __init__(self) -> None:
         self.max_stall = 0.0
         self.stalls_over_50_ms = 0
+        self.max_gc_pause = 0.0
+        self._gc_started = 0.0
+        gc.callbacks.append(self._time_gc)
+
+    def _time_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.max_gc_pause = max(self.max_gc_pause, time.perf_counter() - self._gc_started)
+
+    def close(self) -> None:
+        gc.callbacks.remove(self._time_gc)
 
     def reset(self) -> None:
-        self.max_stall, self.stalls_over_50_ms = 0.0, 0
+        self.max_stall, self.stalls_over_50_ms, self.max_gc_pause = 0.0, 0, 0.0
 
     async def run(self) -> None:
         while True:
@@ -374,9 +390,11 @@ class Soak:
         self.running = False
         await asyncio.gather(*tasks)
         report["seconds"] = time.monotonic() - start
-        report["max_stall"], report["stalls_over_50_ms"] = (
-            self.ticker.max_stall,
-            self.ticker.stalls_over_50_ms,
+        ticker = self.ticker
+        report.update(
+            max_stall=ticker.max_stall,
+            stalls_over_50_ms=ticker.stalls_over_50_ms,
+            max_gc_pause=ticker.max_gc_pause,
         )
         if faults:
             await self.control.admin.command("configureFailPoint", "failCommand", mode="off")
@@ -393,6 +411,7 @@ class Soak:
         await asyncio.sleep(2)
         report["server_after_close"] = await self.server_cursors()
         ticking.cancel()
+        self.ticker.close()
         operations = sum(self.counts.values())
         report.update(
             operations=operations,
@@ -513,7 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"loop stall       {report['max_stall'] * 1000:.0f} ms at most after warm-up (5 ms timer); "
-        f"{report['stalls_over_50_ms']} stalls over 50 ms"
+        f"{report['stalls_over_50_ms']} stalls over 50 ms; longest garbage collection "
+        f"{report['max_gc_pause'] * 1000:.0f} ms"
     )
 
     failures = []
