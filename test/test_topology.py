@@ -24,10 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import pymongo
 import pytest
 from bson import ObjectId
 from mockupdb import MockupDB
 from pymongo import common
+from pymongo.errors import NotPrimaryError, ServerSelectionTimeoutError
 from pymongo.read_preferences import Primary, Secondary, SecondaryPreferred
 
 from test.conftest import Flavor
@@ -404,6 +406,37 @@ async def test_loop_runs_while_a_write_waits_for_an_election(flavor: Flavor, dep
     assert time.monotonic() - started >= 1.0
     assert [w.member for w in deployment.applied["during"]] == [new.name]
     assert ticker.max_gap < MAX_TICK_GAP
+
+
+async def test_timeout_and_cancellation_of_writes_waiting_for_an_election(
+    flavor: Flavor, deployment: Deployment
+) -> None:
+    _, new, _ = deployment.replica_set({}, {}, {})
+    coll = deployment.client(flavor).db.coll
+    await coll.insert_one({"_id": "before"})
+    deployment.step_down()
+    # pymongo.timeout() reaches the worker, where it bounds the retry's server selection. As with
+    # PyMongo, the first write's retry finds no primary and the first attempt's error is raised;
+    # the next write knows of no primary from the start and times out selecting one.
+    with pytest.raises(NotPrimaryError), pymongo.timeout(0.5):
+        await coll.insert_one({"_id": "timed out 1"})
+    started = time.monotonic()
+    with pytest.raises(ServerSelectionTimeoutError) as raised, pymongo.timeout(0.5):
+        await coll.insert_one({"_id": "timed out 2"})
+    assert raised.value.timeout
+    assert 0.5 <= time.monotonic() - started < 1.5
+    # A cancelled call goes on waiting on its worker, as doc/cancellation.rst says: the write is
+    # applied once there is a primary, like a write whose reply was lost.
+    cancelled = asyncio.ensure_future(coll.insert_one({"_id": "cancelled"}))
+    await asyncio.sleep(0.2)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    deployment.elect(new)
+    await wait_until(lambda: "cancelled" in deployment.applied, "the cancelled write is applied")
+    await coll.insert_one({"_id": "after"})
+    assert "timed out 1" not in deployment.applied
+    assert "timed out 2" not in deployment.applied
 
 
 # ---------------------------------------------------------------------------------------------
