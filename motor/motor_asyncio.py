@@ -1,49 +1,29 @@
-"""Motor's classes for asyncio (and anything running on an asyncio loop, such as aiohttp)."""
+"""Motor's classes for asyncio (and anything running on an asyncio loop, such as aiohttp).
+
+The classes (``AsyncIOMotorClient``, ...) are generated from the ``"asyncio"`` entry of the
+framework registry, :mod:`motor.frameworks`; ``motor_asyncio.pyi`` declares them for type checkers.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from motor import core, motor_gridfs
-from motor.frameworks import asyncio as asyncio_framework
+from motor.frameworks import generate_classes, registered
 from motor.metaprogramming import create_class_with_framework
 
-__all__ = [
-    "AsyncIOMotorChangeStream",
-    "AsyncIOMotorClient",
-    "AsyncIOMotorClientEncryption",
-    "AsyncIOMotorClientSession",
-    "AsyncIOMotorCollection",
-    "AsyncIOMotorCommandCursor",
-    "AsyncIOMotorCursor",
-    "AsyncIOMotorDatabase",
-    "AsyncIOMotorGridFSBucket",
-    "AsyncIOMotorGridIn",
-    "AsyncIOMotorGridOut",
-    "AsyncIOMotorGridOutCursor",
-    "AsyncIOMotorLatentCommandCursor",
-    "AsyncIOMotorRawBatchCommandCursor",
-    "AsyncIOMotorRawBatchCursor",
-]
+__all__: list[str] = []
+
+_classes = generate_classes("asyncio")
+globals().update(_classes)
+__all__.extend(sorted(_classes))
+
+if TYPE_CHECKING:
+    # mypy, run on Motor's own sources, reads this file rather than the stub that declares the
+    # classes; importers get the stub.
+    def __getattr__(name: str) -> Any: ...
 
 
 def create_asyncio_class(cls: type[Any]) -> type[Any]:
     """Return ``cls``'s asyncio class."""
-    return create_class_with_framework(cls, asyncio_framework, "motor.motor_asyncio")
-
-
-AsyncIOMotorClient = create_asyncio_class(core.AgnosticClient)
-AsyncIOMotorDatabase = create_asyncio_class(core.AgnosticDatabase)
-AsyncIOMotorCollection = create_asyncio_class(core.AgnosticCollection)
-AsyncIOMotorCursor = create_asyncio_class(core.AgnosticCursor)
-AsyncIOMotorRawBatchCursor = create_asyncio_class(core.AgnosticRawBatchCursor)
-AsyncIOMotorCommandCursor = create_asyncio_class(core.AgnosticCommandCursor)
-AsyncIOMotorRawBatchCommandCursor = create_asyncio_class(core.AgnosticRawBatchCommandCursor)
-AsyncIOMotorLatentCommandCursor = create_asyncio_class(core.AgnosticLatentCommandCursor)
-AsyncIOMotorChangeStream = create_asyncio_class(core.AgnosticChangeStream)
-AsyncIOMotorClientSession = create_asyncio_class(core.AgnosticClientSession)
-AsyncIOMotorClientEncryption = create_asyncio_class(core.AgnosticClientEncryption)
-AsyncIOMotorGridFSBucket = create_asyncio_class(motor_gridfs.AgnosticGridFSBucket)
-AsyncIOMotorGridIn = create_asyncio_class(motor_gridfs.AgnosticGridIn)
-AsyncIOMotorGridOut = create_asyncio_class(motor_gridfs.AgnosticGridOut)
-AsyncIOMotorGridOutCursor = create_asyncio_class(motor_gridfs.AgnosticGridOutCursor)
+    entry = registered("asyncio")
+    return create_class_with_framework(cls, entry.framework(), entry.classes_module)

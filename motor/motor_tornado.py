@@ -1,49 +1,29 @@
-"""Motor's classes for Tornado."""
+"""Motor's classes for Tornado.
+
+The classes (``MotorClient``, ...) are generated from the ``"tornado"`` entry of the framework
+registry, :mod:`motor.frameworks`; ``motor_tornado.pyi`` declares them for type checkers.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from motor import core, motor_gridfs
-from motor.frameworks import tornado as tornado_framework
+from motor.frameworks import generate_classes, registered
 from motor.metaprogramming import create_class_with_framework
 
-__all__ = [
-    "MotorChangeStream",
-    "MotorClient",
-    "MotorClientEncryption",
-    "MotorClientSession",
-    "MotorCollection",
-    "MotorCommandCursor",
-    "MotorCursor",
-    "MotorDatabase",
-    "MotorGridFSBucket",
-    "MotorGridIn",
-    "MotorGridOut",
-    "MotorGridOutCursor",
-    "MotorLatentCommandCursor",
-    "MotorRawBatchCommandCursor",
-    "MotorRawBatchCursor",
-]
+__all__: list[str] = []
+
+_classes = generate_classes("tornado")
+globals().update(_classes)
+__all__.extend(sorted(_classes))
+
+if TYPE_CHECKING:
+    # mypy, run on Motor's own sources, reads this file rather than the stub that declares the
+    # classes; importers get the stub.
+    def __getattr__(name: str) -> Any: ...
 
 
 def create_motor_class(cls: type[Any]) -> type[Any]:
     """Return ``cls``'s Tornado class."""
-    return create_class_with_framework(cls, tornado_framework, "motor.motor_tornado")
-
-
-MotorClient = create_motor_class(core.AgnosticClient)
-MotorDatabase = create_motor_class(core.AgnosticDatabase)
-MotorCollection = create_motor_class(core.AgnosticCollection)
-MotorCursor = create_motor_class(core.AgnosticCursor)
-MotorRawBatchCursor = create_motor_class(core.AgnosticRawBatchCursor)
-MotorCommandCursor = create_motor_class(core.AgnosticCommandCursor)
-MotorRawBatchCommandCursor = create_motor_class(core.AgnosticRawBatchCommandCursor)
-MotorLatentCommandCursor = create_motor_class(core.AgnosticLatentCommandCursor)
-MotorChangeStream = create_motor_class(core.AgnosticChangeStream)
-MotorClientSession = create_motor_class(core.AgnosticClientSession)
-MotorClientEncryption = create_motor_class(core.AgnosticClientEncryption)
-MotorGridFSBucket = create_motor_class(motor_gridfs.AgnosticGridFSBucket)
-MotorGridIn = create_motor_class(motor_gridfs.AgnosticGridIn)
-MotorGridOut = create_motor_class(motor_gridfs.AgnosticGridOut)
-MotorGridOutCursor = create_motor_class(motor_gridfs.AgnosticGridOutCursor)
+    entry = registered("tornado")
+    return create_class_with_framework(cls, entry.framework(), entry.classes_module)

@@ -3,7 +3,8 @@
 The suite talks to a real server: ``MONGODB_URI`` if set, else a SecantusDB process started on a
 free port and stopped at the end, by the ``mongodb_uri`` fixture of Motor's pytest plugin
 (:mod:`motor.pytest_plugin`, which applications use too). Behaviour tests take the ``flavor``
-fixture, so each runs twice: once with the asyncio classes and once with the Tornado classes.
+fixture, so each runs once per framework of the registry (:data:`motor.frameworks.FRAMEWORKS`):
+with the asyncio classes and with the Tornado classes.
 
 ``MOTOR_TEST_LOOP=uvloop`` runs every asyncio test on a uvloop event loop instead of asyncio's own.
 """
@@ -24,7 +25,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from motor import motor_asyncio, motor_tornado
+from motor.frameworks import FRAMEWORKS, RegisteredFramework
 
 DB_NAME = "motor_test"
 
@@ -34,11 +35,18 @@ class Flavor:
     """One framework's generated classes, as a test sees them."""
 
     name: str
+    #: The module of generated classes (``motor.motor_asyncio``).
     module: ModuleType
+    #: The framework module (``motor.frameworks.asyncio``).
+    framework: ModuleType
     prefix: str
 
+    @classmethod
+    def of(cls, entry: RegisteredFramework) -> Flavor:
+        return cls(entry.name, entry.classes(), entry.framework(), entry.class_prefix)
+
     def cls(self, short_name: str) -> Any:
-        """The class named ``short_name`` ("Client", "Cursor", ...) of this framework."""
+        """The class named ``short_name`` ("Client", "Cursor", "GridFSBucket", ...) of this framework."""
         return getattr(self.module, f"{self.prefix}Motor{short_name}")
 
     @property
@@ -49,8 +57,12 @@ class Flavor:
         return self.name
 
 
-ASYNCIO = Flavor("asyncio", motor_asyncio, "AsyncIO")
-TORNADO = Flavor("tornado", motor_tornado, "")
+#: One flavor per framework of the registry, in its order.
+FLAVORS: tuple[Flavor, ...] = tuple(Flavor.of(entry) for entry in FRAMEWORKS)
+FLAVORS_BY_NAME = {flavor.name: flavor for flavor in FLAVORS}
+#: The two flavors that tests of one framework's own behaviour (Tornado's IOLoop, ...) single out.
+ASYNCIO = FLAVORS_BY_NAME["asyncio"]
+TORNADO = FLAVORS_BY_NAME["tornado"]
 
 
 LOOPS = ("asyncio", "uvloop")
@@ -124,7 +136,7 @@ def fail_command(
         sync_client.admin.command("configureFailPoint", "failCommand", mode="off")
 
 
-@pytest.fixture(params=[ASYNCIO, TORNADO], ids=str)
+@pytest.fixture(params=FLAVORS, ids=str)
 def flavor(request: pytest.FixtureRequest) -> Flavor:
     """Each framework in turn."""
     return request.param  # type: ignore[no-any-return]

@@ -7,8 +7,11 @@ Libraries built on Motor call the framework helpers with the framework's own loo
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
+import tomllib
 from collections.abc import AsyncIterator, Generator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -19,11 +22,18 @@ from tornado import gen
 from tornado.ioloop import IOLoop
 
 from motor import core, motor_asyncio, motor_tornado
+from motor.frameworks import (
+    AGNOSTIC_CLASSES,
+    FRAMEWORKS,
+    RegisteredFramework,
+    generate_classes,
+    registered,
+)
 from motor.frameworks import asyncio as asyncio_framework
 from motor.frameworks import tornado as tornado_framework
 from motor.frameworks.interface import Framework
 from motor.metaprogramming import create_class_with_framework
-from test.conftest import DB_NAME
+from test.conftest import DB_NAME, FLAVORS
 
 INTERFACE = [
     "CLASS_PREFIX",
@@ -44,14 +54,10 @@ INTERFACE = [
 ]
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(asyncio_framework, id="asyncio"),
-        pytest.param(tornado_framework, id="tornado"),
-    ]
-)
+@pytest.fixture(params=FLAVORS, ids=str)
 def framework(request: pytest.FixtureRequest) -> ModuleType:
-    return request.param  # type: ignore[no-any-return]
+    """Each framework module of the registry in turn."""
+    return request.param.framework  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -64,6 +70,44 @@ def test_interface_is_complete(framework: ModuleType) -> None:
     missing = [name for name in INTERFACE if not hasattr(framework, name)]
     assert not missing
     assert isinstance(framework, Framework)
+
+
+@pytest.mark.parametrize("entry", FRAMEWORKS, ids=lambda entry: entry.name)
+def test_registry_entry_matches_its_modules(entry: RegisteredFramework) -> None:
+    framework = entry.framework()
+    assert entry.class_prefix == framework.CLASS_PREFIX
+    module = entry.classes()
+    expected = sorted(
+        entry.class_name(getattr(importlib.import_module(module_name), class_name).__motor_class_name__)
+        for module_name, class_name in AGNOSTIC_CLASSES
+    )
+    assert module.__all__ == expected
+    for name in expected:
+        cls = getattr(module, name)
+        assert cls._framework is framework
+        assert cls.__module__ == entry.classes_module
+
+
+def test_registry_names_are_unique_and_extras_exist() -> None:
+    assert len({entry.name for entry in FRAMEWORKS}) == len(FRAMEWORKS)
+    assert len({entry.class_prefix for entry in FRAMEWORKS}) == len(FRAMEWORKS)
+    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    assert [
+        entry.extra for entry in FRAMEWORKS if entry.extra is not None and entry.extra not in extras
+    ] == []
+
+
+def test_registry_lookup() -> None:
+    assert registered("tornado").classes_module == "motor.motor_tornado"
+    with pytest.raises(LookupError, match="no framework named 'trio'"):
+        registered("trio")
+
+
+def test_generate_classes_checks_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(asyncio_framework, "CLASS_PREFIX", "Other")
+    with pytest.raises(ValueError, match="CLASS_PREFIX is 'Other', but the registry says 'AsyncIO'"):
+        generate_classes("asyncio")
 
 
 def test_class_prefix_names_the_classes() -> None:

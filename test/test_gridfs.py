@@ -15,7 +15,6 @@ import threading
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import bson
@@ -27,17 +26,14 @@ from gridfs.synchronous.grid_file import GridFSBucket, GridIn, GridOut, GridOutC
 from pymongo import MongoClient, WriteConcern
 from pymongo.errors import ConfigurationError, InvalidOperation
 
-import motor.frameworks.asyncio
-import motor.frameworks.tornado
 from motor import motor_gridfs
-from motor.metaprogramming import AttributeKind, create_class_with_framework, declarations
+from motor.metaprogramming import AttributeKind, declarations
 from motor.motor_gridfs import (
     GRIDFS_EXCLUSIONS,
     UPLOAD_BUFFER_BYTES,
     AgnosticGridFSBucket,
     AgnosticGridIn,
     AgnosticGridOut,
-    AgnosticGridOutCursor,
 )
 from test.conftest import DB_NAME, Flavor
 
@@ -55,22 +51,13 @@ class GridFSClasses:
     GridOutCursor: Any
 
 
-def framework_module(flavor: Flavor) -> ModuleType:
-    return motor.frameworks.asyncio if flavor.prefix == "AsyncIO" else motor.frameworks.tornado
-
-
 def gridfs_classes_for(flavor: Flavor) -> GridFSClasses:
-    framework = framework_module(flavor)
-
-    def make(agnostic: type) -> Any:
-        return create_class_with_framework(agnostic, framework, flavor.module.__name__)
-
     return GridFSClasses(
         flavor,
-        make(AgnosticGridFSBucket),
-        make(AgnosticGridIn),
-        make(AgnosticGridOut),
-        make(AgnosticGridOutCursor),
+        flavor.cls("GridFSBucket"),
+        flavor.cls("GridIn"),
+        flavor.cls("GridOut"),
+        flavor.cls("GridOutCursor"),
     )
 
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import gc
 import hashlib
-import importlib
 import inspect
 import os
 import re
@@ -94,7 +93,7 @@ def line_below() -> int:
 
 
 def framework_module(flavor: Flavor) -> Any:
-    return importlib.import_module(f"motor.frameworks.{flavor.name}")
+    return flavor.framework
 
 
 async def insert_range(coll: Any, n: int) -> None:

@@ -6,8 +6,9 @@ module, a stub that spells every class out:
 
 - ``motor/core.pyi`` (and ``motor/motor_gridfs.pyi``): the framework-agnostic classes, in Motor's
   terms (``AgnosticCollection.find`` returns an ``AgnosticCursor``);
-- ``motor/motor_asyncio.pyi``, ``motor/motor_tornado.pyi``: one concrete class per generated
-  class, in the framework's terms (``AsyncIOMotorCollection.find`` returns an
+- ``motor/motor_asyncio.pyi``, ``motor/motor_tornado.pyi`` (one per framework of the registry,
+  :data:`motor.frameworks.FRAMEWORKS`): one concrete class per generated class, in the framework's
+  terms (``AsyncIOMotorCollection.find`` returns an
   ``AsyncIOMotorCursor``), subclassing its agnostic class as at run time.
 
 A declared attribute gets PyMongo's parameters and annotations (read with :func:`inspect.signature`
@@ -51,6 +52,7 @@ if str(ROOT) not in sys.path:
 
 import pymongo  # noqa: E402
 
+from motor.frameworks import FRAMEWORKS  # noqa: E402
 from motor.metaprogramming import (  # noqa: E402
     AgnosticBase,
     AttributeKind,
@@ -76,13 +78,13 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 #: Modules of framework-agnostic classes. Each gets a stub declaring, in Motor's agnostic terms,
-#: every name in its ``__all__``. Add a module of agnostic classes here, and its generated
-#: classes to the framework modules, and the stubs follow.
+#: every name in its ``__all__``. Add a module of agnostic classes here, and its classes to
+#: ``motor.frameworks.AGNOSTIC_CLASSES``, and the stubs follow.
 AGNOSTIC_MODULES = ("motor.core", "motor.motor_gridfs")
 
-#: Modules of generated classes (``create_class_with_framework``'s results), one per framework.
-#: Each gets a stub declaring its classes concretely, in the framework's terms.
-FRAMEWORK_MODULES = ("motor.motor_asyncio", "motor.motor_tornado")
+#: Modules of generated classes (``create_class_with_framework``'s results), one per framework of
+#: the registry. Each gets a stub declaring its classes concretely, in the framework's terms.
+FRAMEWORK_MODULES = tuple(entry.classes_module for entry in FRAMEWORKS)
 
 #: Hand-written modules that use the generated classes (``motor.web``, ``motor.aiohttp``): their
 #: stubs restate their annotations, so that they read the generated classes from our stubs.

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import tornado
+from tornado import gen
+from tornado.ioloop import IOLoop
+
 from motor import _engine
 from motor.frameworks import _legacy
 from motor.frameworks._legacy import *  # noqa: F403 - the helpers both frameworks share
-from tornado import gen
-from tornado.ioloop import IOLoop
 
 __all__ = [
     "CLASS_PREFIX",
