@@ -80,6 +80,7 @@ class Member:
         self.server.run()
         self.server.autoresponds(self.handle)
         self.address = self.server.address_string
+        self.host_port = (self.server.host, self.server.port)
 
     def stop(self) -> None:
         """Close the listening socket and every connection, as a member that goes away does."""
@@ -439,6 +440,38 @@ async def test_timeout_and_cancellation_of_writes_waiting_for_an_election(
     assert "timed out 2" not in deployment.applied
 
 
+async def test_topology_properties_follow_an_election_without_waiting(
+    flavor: Flavor, deployment: Deployment
+) -> None:
+    old, new, third = deployment.replica_set({}, {}, {})
+    client = deployment.client(flavor)
+    assert await client.get_address() == old.host_port
+    await wait_until(
+        lambda: client.secondaries == {new.host_port, third.host_port}, "the client knows the secondaries"
+    )
+    assert client.primary == old.host_port
+    assert client.is_primary
+    assert not client.is_mongos
+    deployment.step_down()
+    await wait_until(lambda: client.primary is None, "the client sees that there is no primary")
+    async with Ticker() as ticker:
+        # PyMongo's properties would wait here for a primary; Motor's say what the client knows.
+        started = time.monotonic()
+        assert (client.address, client.is_primary, client.is_mongos) == (None, False, False)
+        assert client.secondaries == {old.host_port, new.host_port, third.host_port}
+        assert time.monotonic() - started < 0.05
+        address = asyncio.ensure_future(client.get_address())
+        await asyncio.sleep(0.3)
+        assert not address.done()
+        deployment.elect(new)
+        assert await address == new.host_port
+    assert client.primary == new.host_port
+    await wait_until(
+        lambda: client.secondaries == {old.host_port, third.host_port}, "the client knows the secondaries"
+    )
+    assert ticker.max_gap < MAX_TICK_GAP
+
+
 # ---------------------------------------------------------------------------------------------
 # Replica set: read preference
 # ---------------------------------------------------------------------------------------------
@@ -501,7 +534,8 @@ async def test_secondary_read_waits_for_a_secondary_without_blocking_the_loop(
 
 async def test_two_mongos_one_goes_away(flavor: Flavor, deployment: Deployment) -> None:
     staying, leaving = deployment.routers(2)
-    coll = deployment.client(flavor).db.coll
+    client = deployment.client(flavor)
+    coll = client.db.coll
     async with Ticker() as ticker:
         workload = Workload(coll, tasks=4, reads=True)
         await wait_until(
@@ -521,3 +555,5 @@ async def test_two_mongos_one_goes_away(flavor: Flavor, deployment: Deployment) 
     assert leaving.operations == operations_of_leaving
     assert staying.operations >= operations_of_staying + 80
     assert ticker.max_gap < MAX_TICK_GAP
+    assert client.is_mongos
+    await wait_until(lambda: client.nodes == {staying.host_port}, "the client forgets the router")
