@@ -233,7 +233,7 @@ class Soak:
         await coll.count_documents({"k": {"$lt": self.key()}})
 
     async def bulk_write(self, coll: Any) -> None:
-        requests = [InsertOne({"k": self.key()}) for _ in range(5)]
+        requests: list[Any] = [InsertOne({"k": self.key()}) for _ in range(5)]
         requests.append(UpdateOne({"k": self.key()}, {"$set": {"bulk": True}}))
         await coll.bulk_write(requests)
 
@@ -435,7 +435,7 @@ async def main_async(args: argparse.Namespace, uri: str) -> dict[str, Any]:
     threads_before = set(threading.enumerate())
     from motor.motor_asyncio import AsyncIOMotorClient
 
-    control = AsyncIOMotorClient(uri, appname=f"{APP_NAME}-control")
+    control: Any = AsyncIOMotorClient(uri, appname=f"{APP_NAME}-control")
     try:
         soak = Soak(args, uri, control)
         report = await soak.run()

@@ -372,7 +372,7 @@ async def test_step_down_and_election_while_writes_run(flavor: Flavor, deploymen
         deployment.step_down()
         # With no primary, every write (new ones and the retries of refused ones) waits in server
         # selection on a worker thread, while the loop goes on.
-        await wait_until(lambda: old.refused, "the old primary refuses a write")
+        await wait_until(lambda: bool(old.refused), "the old primary refuses a write")
         await asyncio.sleep(0.8)
         acknowledged_without_primary = len(workload.acknowledged)
         deployment.elect(new)
