@@ -90,7 +90,7 @@ async def test_async_with_ends_session_on_error(client: Any) -> None:
 async def test_sync_with_raises_attribute_error(client: Any) -> None:
     # Motor 3's error and message (test_motor3_compat checks the message).
     async with await client.start_session() as session:
-        with pytest.raises(AttributeError, match="async with await client.start_session"), session:
+        with pytest.raises(AttributeError, match=r"async with await client\.start_session"), session:
             pass
 
 
