@@ -481,7 +481,6 @@ async def test_step_down_and_election_while_writes_run(flavor: Flavor, deploymen
     # PyMongo decides whether a write may be retried when it has a connection for it. A write that
     # selected the primary just before the step-down and got its connection after PyMongo saw the
     # step-down goes out without a txnNumber, so its refusal is final and reaches the caller.
-    # PyMongo does the same without Motor; the window is a few milliseconds wide.
     not_retryable = sorted(_id for _id, txn in old.refused if txn is None)
     assert sorted(_id for _id, _ in workload.errors) == not_retryable
     assert all(isinstance(exc, NotPrimaryError) for _, exc in workload.errors)
