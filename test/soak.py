@@ -332,11 +332,14 @@ class Soak:
         while self.running:
             name = self.random.choice(list(FAULTS))
             commands = self.random.sample(FAULT_COMMANDS, self.random.randint(1, 3))
-            await self.control.admin.command(
+            await self.guarded(
                 "configureFailPoint",
-                "failCommand",
-                mode={"times": self.random.randint(1, 3)},
-                data={"failCommands": commands, "appName": APP_NAME, **FAULTS[name]},
+                self.control.admin.command(
+                    "configureFailPoint",
+                    "failCommand",
+                    mode={"times": self.random.randint(1, 3)},
+                    data={"failCommands": commands, "appName": APP_NAME, **FAULTS[name]},
+                ),
             )
             self.faults[name] += 1
             await asyncio.sleep(self.random.uniform(0.1, 0.5))
