@@ -506,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"by operation     {dict(sorted(report['counts'].items()))}")
     if report["fail_points"]:
         print(f"faults injected  {sum(report['faults'].values())}: {dict(sorted(report['faults'].items()))}")
+    elif args.no_fail_points:
+        print("faults injected  none (--no-fail-points)")
     else:
         print("faults injected  none: the server does not enable test commands (configureFailPoint)")
     print(f"PyMongo errors   {sum(errors.values())}: {errors or 'none'}")
