@@ -17,6 +17,7 @@ import random
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, NoReturn, TypeVar
@@ -161,7 +162,8 @@ class AgnosticBaseCursor(_Owned):
         self._lock = threading.RLock()
         # Set when a cancelled fetch abandons the cursor: its buffer must not be read any more.
         self._abandoned = False
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Weak: a cursor kept after its loop finished must not keep the loop alive.
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self._tasks: set[asyncio.Future[None]] = set()  # Legacy each() iterations running.
 
     def __del__(self) -> None:
@@ -171,7 +173,8 @@ class AgnosticBaseCursor(_Owned):
         # cursor's loop (call_soon_threadsafe takes no lock), which gives it to the engine. If
         # the loop is gone, PyMongo's clean-up still kills the cursor.
         delegate = self.__dict__.get("delegate")
-        loop = self.__dict__.get("_loop")
+        loop_ref = self.__dict__.get("_loop")
+        loop = None if loop_ref is None else loop_ref()
         if delegate is None or loop is None or self._engine.closed:
             return
         if _pymongo_private.cursor_needs_kill(delegate):
@@ -182,7 +185,7 @@ class AgnosticBaseCursor(_Owned):
         """Run a fetch on a worker; if the caller cancels, close the cursor (loop thread)."""
         future = self._engine.run_cancellable(self._kill_on_cancel, fn, *args)
         # The loop the server cursor is used from: a dropped cursor's kill goes through it.
-        self._loop = future.get_loop()
+        self._loop = weakref.ref(future.get_loop())
         return future
 
     @property

@@ -127,9 +127,15 @@ def test_one_client_across_many_asyncio_runs_keeps_no_loop_alive(flavor: Flavor,
     client = flavor.Client(mongodb_uri)
     loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
 
+    kept_cursors: list[Any] = []
+
     async def use() -> None:
         loops.append(weakref.ref(asyncio.get_running_loop()))
         await client[DB_NAME].loops.find_one()
+        # A cursor that outlives its run does not keep the run's loop alive either.
+        cursor = client[DB_NAME].loops.find()
+        await cursor.to_list(None)
+        kept_cursors.append(cursor)
 
     try:
         for _ in range(200):
