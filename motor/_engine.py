@@ -32,6 +32,11 @@ from pymongo.errors import InvalidOperation
 
 from motor.frameworks.interface import Framework
 
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
+
 _T = TypeVar("_T")
 
 _log = logging.getLogger("motor")
@@ -258,10 +263,11 @@ class WorkerPool:
     - A parked worker is woken only if fewer than ``target`` workers are running calls, the most
       recently parked first (LIFO), so that a few hot threads do the work.
     - A supervisor thread (one per process) watches pools whose calls wait. When the oldest
-      queued call has waited for :data:`BLOCKED_AFTER` and the process has not kept a core busy
-      meanwhile (:data:`SATURATED`), the workers are waiting for something else than the GIL:
-      if every running call is older than that (slow queries, server selection, ...), it wakes or
-      starts a worker for each call that waited that long, else one more worker per look. Up to
+      queued call has waited for :data:`BLOCKED_AFTER` and the process has neither kept a core
+      busy meanwhile (:data:`SATURATED`) nor been preempted, the workers are waiting for something
+      else than the GIL or a CPU: if every running call is older than that (slow queries, server
+      selection, ...), it doubles the workers (at most one per call that waited that long), else
+      it adds one worker once the last one it added runs. Up to
       ``max_workers``; threads are only ever started there, never on the submitter's thread. A
       process that keeps a core busy gains nothing from more threads, only GIL hand-offs, so
       under a CPU-bound load the pool stays at the few workers that ``target`` allows.
@@ -370,11 +376,13 @@ class WorkerPool:
             if calls[0][0] <= deadline and not saturated and not self._shutdown:
                 short = sum(1 for w in self._workers if w.started > deadline)
                 if short + self._waking + self._starting:
-                    # Some calls still move: grow by one at a time.
-                    wanted = 1
+                    # Some calls still move: one more worker, once the last one added runs.
+                    wanted = 0 if self._waking + self._starting else 1
                 else:
-                    # Every worker is blocked: a worker for each call that waited.
-                    wanted = sum(1 for queued, _, _ in calls if queued <= deadline)
+                    # Every worker is blocked: a worker for each call that waited, but at most as
+                    # many as there are, since a starved process looks blocked too.
+                    overdue = sum(1 for queued, _, _ in calls if queued <= deadline)
+                    wanted = min(overdue, max(1, len(self._workers)))
                 while wanted and self._parked:
                     self._wake_one()
                     wanted -= 1
@@ -457,6 +465,13 @@ class WorkerPool:
                 self._wake_one()
 
 
+def _involuntary_switches() -> int:
+    """Return how many times the scheduler preempted the process's threads so far (0 if unknown)."""
+    if resource is None:
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+
+
 class _Supervisor:
     """The one thread per process that starts worker threads and unblocks waiting calls."""
 
@@ -465,7 +480,7 @@ class _Supervisor:
         self._to_start: list[WorkerPool] = []
         self._watched: set[WorkerPool] = set()
         self._thread: threading.Thread | None = None
-        self._samples: collections.deque[tuple[float, float]] = collections.deque()
+        self._samples: collections.deque[tuple[float, float, int]] = collections.deque()
 
     def start_worker(self, pool: WorkerPool) -> None:
         """Start a thread for ``pool``, whose count of starting threads already includes it."""
@@ -505,9 +520,13 @@ class _Supervisor:
                     _log.exception("Motor could not start a worker thread")
             if not watched:
                 continue
+            before = time.monotonic()
             time.sleep(SUPERVISE_EVERY)
             now = time.monotonic()
-            saturated = self._saturated(now)
+            # A supervisor that woke up late waited for the GIL or for a core, and so did the
+            # queued calls: more threads would only contend for them too.
+            late = now - before > SUPERVISE_EVERY + BLOCKED_AFTER / 2
+            saturated = self._saturated(now) or late
             done = [pool for pool in watched if not pool.supervise(now, saturated)]
             if done:
                 with cond:
@@ -515,16 +534,19 @@ class _Supervisor:
                     self._watched.difference_update(pool for pool in done if not pool._watched)
 
     def _saturated(self, now: float) -> bool:
-        # Whether the process used most of a core over the last BLOCKED_AFTER seconds.
+        # Whether, over the last BLOCKED_AFTER seconds, the process used most of a core or its
+        # threads were preempted (the machine has no core to spare): in both cases calls wait for
+        # a CPU, not for a server, and the waits would look like blocked workers.
         cpu = time.process_time()
+        preempted = _involuntary_switches()
         samples = self._samples
-        samples.append((now, cpu))
+        samples.append((now, cpu, preempted))
         while len(samples) > 2 and samples[1][0] <= now - BLOCKED_AFTER:
             samples.popleft()
-        then, cpu_then = samples[0]
+        then, cpu_then, preempted_then = samples[0]
         if now - then < BLOCKED_AFTER / 2:
             return False
-        return (cpu - cpu_then) / (now - then) >= SATURATED
+        return (cpu - cpu_then) / (now - then) >= SATURATED or preempted > preempted_then
 
     def after_fork(self) -> None:
         """Forget the supervisor thread, which did not survive fork (child process)."""
