@@ -118,6 +118,9 @@ HOP_VARIANTS: dict[str, str] = {
     "to_thread": "to_thread",
     "engine": "Engine",
     "stack": "MotorStack",
+    "floor_coalesced": "FloorCoalesced",
+    "floor_eventfd": "FloorEventfd",
+    "floor_one_turn": "FloorOneTurn",
 }
 
 
