@@ -8,14 +8,15 @@ awaitable method of every generated class ends up in :meth:`Engine.run`, which
   ``ClientSession.bind()`` reach the worker thread,
 - submits the PyMongo call to the client's thread pool, skipping it if the caller cancelled
   before a worker picked it up,
-- and resolves an asyncio Future on the loop thread with the result or the exception.
+- and resolves the caller's Future on the loop's thread with the result or the exception.
 
-A Tornado Future is an asyncio Future since Tornado 5, so one implementation serves both frameworks.
+The engine knows event loops and Futures only through the shapes of
+:mod:`motor.frameworks.interface` (which an asyncio loop and an asyncio Future have as they are,
+and a Tornado Future is an asyncio Future), so one implementation serves every framework.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import contextvars
@@ -25,12 +26,12 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from pymongo.errors import InvalidOperation
 
-from motor.frameworks.interface import Framework
+from motor.frameworks.interface import EventLoop, Framework, Future
 
 try:
     import resource
@@ -77,9 +78,7 @@ def validate_max_workers(value: object, name: str = "max_workers") -> int:
     return value
 
 
-def _resolve(
-    future: asyncio.Future[Any], value: Any, failed: bool, on_cancel: Callable[[], Any] | None
-) -> None:
+def _resolve(future: Future[Any], value: Any, failed: bool, on_cancel: Callable[[], Any] | None) -> None:
     # Runs on the loop thread, where the Future's state is authoritative. A Future that is already
     # done was cancelled by its awaiter, or completed by application code: either way the outcome
     # is nobody's any more.
@@ -105,15 +104,13 @@ class _Mailbox:
 
     __slots__ = ("__weakref__", "_items", "_lock", "_loop", "_scheduled")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: EventLoop) -> None:
         self._loop = weakref.ref(loop)
-        self._items: list[tuple[asyncio.Future[Any], Any, bool, Callable[[], Any] | None]] = []
+        self._items: list[tuple[Future[Any], Any, bool, Callable[[], Any] | None]] = []
         self._lock = threading.Lock()
         self._scheduled = False
 
-    def put(
-        self, future: asyncio.Future[Any], value: Any, failed: bool, on_cancel: Callable[[], Any] | None
-    ) -> None:
+    def put(self, future: Future[Any], value: Any, failed: bool, on_cancel: Callable[[], Any] | None) -> None:
         """Deliver an outcome (worker thread)."""
         with self._lock:
             self._items.append((future, value, failed, on_cancel))
@@ -144,10 +141,10 @@ class _Mailbox:
                 _log.exception("Motor could not deliver a result to its Future")
 
 
-_mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
+_mailboxes: weakref.WeakKeyDictionary[EventLoop, _Mailbox] = weakref.WeakKeyDictionary()
 
 
-def mailbox(loop: asyncio.AbstractEventLoop) -> _Mailbox:
+def mailbox(loop: EventLoop) -> _Mailbox:
     """Return ``loop``'s mailbox, creating it on first use."""
     box = _mailboxes.get(loop)
     if box is None:
@@ -168,7 +165,7 @@ class _Delivery:
     def __init__(
         self,
         box: _Mailbox,
-        future: asyncio.Future[Any],
+        future: Future[Any],
         value: Any,
         failed: bool,
         on_cancel: Callable[[], Any] | None,
@@ -185,7 +182,7 @@ class _Delivery:
 
 def _work(
     box: _Mailbox,
-    future: asyncio.Future[Any],
+    future: Future[Any],
     context: contextvars.Context,
     fn: Callable[..., Any],
     args: tuple[Any, ...],
@@ -655,7 +652,7 @@ class Engine:
             framework.check_event_loop(io_loop)
         self.framework = framework
         self.pinned_io_loop = io_loop
-        self._pinned = framework.to_asyncio_loop(io_loop) if io_loop is not None else None
+        self._pinned = framework.engine_loop(io_loop) if io_loop is not None else None
         self.max_workers = max_workers
         self.owner_name = owner_name
         self._final = final
@@ -677,16 +674,13 @@ class Engine:
             return self.pinned_io_loop
         return self.framework.get_event_loop()
 
-    def loop(self) -> asyncio.AbstractEventLoop:
+    def loop(self) -> EventLoop:
         """Return the asyncio loop that a call made now must deliver its result to.
 
         :raises RuntimeError: if the client is pinned to another loop than the running one, or to a
             closed loop, or if no loop is running and none is set.
         """
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
+        running = self.framework.running_loop()
         pinned = self._pinned
         if pinned is not None:
             if running is not None and running is not pinned:
@@ -703,7 +697,7 @@ class Engine:
             return pinned
         if running is not None:
             return running
-        return self.framework.to_asyncio_loop(self.framework.get_event_loop())
+        return self.framework.engine_loop(self.framework.get_event_loop())
 
     def _pool(self, waiters: bool) -> WorkerPool:
         # Creates the pool on first use (and again after fork), never after close.
@@ -739,13 +733,13 @@ class Engine:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         on_cancel: Callable[[], Any] | None = None,
-    ) -> asyncio.Future[_T]:
+    ) -> Future[_T]:
         loop = self.loop()
-        future: asyncio.Future[_T] = loop.create_future()
+        future: Future[_T] = loop.create_future()
         pool.submit(_work, mailbox(loop), future, contextvars.copy_context(), fn, args, kwargs, on_cancel)
         return future
 
-    def run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> asyncio.Future[_T]:
+    def run(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> Future[_T]:
         """Run ``fn(*args, **kwargs)`` on a worker thread; return a Future of the caller's loop.
 
         :raises InvalidOperation: if the client was closed.
@@ -755,7 +749,7 @@ class Engine:
             self.check_open()
         return self._submit(self._executor or self._pool(False), fn, args, kwargs)
 
-    def run_waiting(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+    def run_waiting(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:
         """Like :meth:`run`, for a call that waits for an event (a change stream's next change).
 
         It runs on a pool of its own that ``max_workers`` does not bound, so that waiting calls
@@ -765,9 +759,7 @@ class Engine:
             self.check_open()
         return self._submit(self._waiters or self._pool(True), fn, args, {})
 
-    def run_cancellable(
-        self, on_cancel: Callable[[], Any], fn: Callable[..., _T], *args: Any
-    ) -> asyncio.Future[_T]:
+    def run_cancellable(self, on_cancel: Callable[[], Any], fn: Callable[..., _T], *args: Any) -> Future[_T]:
         """Like :meth:`run`, and if the caller cancels the Future, call ``on_cancel()``.
 
         ``on_cancel`` runs once the worker is done with ``fn`` (or instead of it, if cancelled
@@ -778,16 +770,36 @@ class Engine:
             self.check_open()
         return self._submit(self._executor or self._pool(False), fn, args, {}, on_cancel)
 
-    def run_cleanup(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Future[None]:
+    def run_cleanup(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[None]:
         """Run a clean-up (closing a cursor, ending a session) like :meth:`run`; after the client
         is closed, complete at once instead: PyMongo's close did it on the server already, and
         leaving an ``async with`` block must not raise because the client is closed.
         """
         if self._closed:
-            done: asyncio.Future[None] = self.loop().create_future()
-            done.set_result(None)
-            return done
+            return self.resolved(None)
         return self._submit(self._executor or self._pool(False), fn, args, kwargs)
+
+    def resolved(self, value: _T) -> Future[_T]:
+        """Return a Future of the caller's loop that already has ``value``.
+
+        :raises RuntimeError: if no usable event loop is found (see :meth:`loop`).
+        """
+        future: Future[_T] = self.loop().create_future()
+        future.set_result(value)
+        return future
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> Future[None]:
+        """Run ``coroutine`` in the background on the caller's loop; return a Future of its end."""
+        return self.framework.spawn(self.loop(), coroutine)
+
+    def sleep(self, seconds: float) -> Awaitable[None]:
+        """Return an awaitable that waits ``seconds`` without blocking the caller's loop."""
+        return self.framework.sleep(seconds)
+
+    @property
+    def CancelledError(self) -> type[BaseException]:
+        """The exception a cancelled caller's await raises in this client's framework."""
+        return self.framework.CancelledError
 
     def run_detached(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on a worker thread with no one waiting for it (background work).
@@ -797,7 +809,7 @@ class Engine:
         with contextlib.suppress(InvalidOperation, RuntimeError):
             (self._executor or self._pool(False)).submit(fn, *args)
 
-    def close(self) -> asyncio.Future[None] | None:
+    def close(self) -> Future[None] | None:
         """Mark the client closed and close the PyMongo client on a worker thread.
 
         Later calls raise :exc:`~pymongo.errors.InvalidOperation`. Returns a Future that resolves
@@ -805,14 +817,11 @@ class Engine:
         no loop to block) and returns ``None``.
         """
         final = self._final
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        loop = self.framework.running_loop()
         if self._closed:
             if loop is None:
                 return None
-            done: asyncio.Future[None] = loop.create_future()
+            done: Future[None] = loop.create_future()
             done.set_result(None)
             return done
         if loop is None:
@@ -822,7 +831,7 @@ class Engine:
             return None
         pool = self.executor()
         self._closed = True
-        future: asyncio.Future[None] = loop.create_future()
+        future: Future[None] = loop.create_future()
         pool.submit(_work, mailbox(loop), future, contextvars.copy_context(), final, (), {})
         # Nobody has to await close(); fetch the exception so asyncio does not log it as lost.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())

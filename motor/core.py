@@ -9,7 +9,6 @@ construction, cursor iteration, transactions, and the client's non-blocking prop
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import inspect
@@ -40,6 +39,7 @@ from pymongo.topology_description import TOPOLOGY_TYPE
 from motor import _pymongo_private
 from motor._engine import Engine, default_max_workers, session_lock, validate_max_workers
 from motor._version import version
+from motor.frameworks.interface import EventLoop, Future
 from motor.metaprogramming import (
     AgnosticBase,
     Async,
@@ -163,8 +163,8 @@ class AgnosticBaseCursor(_Owned):
         # Set when a cancelled fetch abandons the cursor: its buffer must not be read any more.
         self._abandoned = False
         # Weak: a cursor kept after its loop finished must not keep the loop alive.
-        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
-        self._tasks: set[asyncio.Future[None]] = set()  # Legacy each() iterations running.
+        self._loop: weakref.ref[EventLoop] | None = None
+        self._tasks: set[Future[None]] = set()  # Legacy each() iterations running.
 
     def __del__(self) -> None:
         # A cursor dropped with its server cursor open is killed at once, on a worker; PyMongo's
@@ -181,7 +181,7 @@ class AgnosticBaseCursor(_Owned):
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._engine.run_detached, delegate.close)
 
-    def _fetch(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+    def _fetch(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:
         """Run a fetch on a worker; if the caller cancels, close the cursor (loop thread)."""
         future = self._engine.run_cancellable(self._kill_on_cancel, fn, *args)
         # The loop the server cursor is used from: a dropped cursor's kill goes through it.
@@ -254,7 +254,7 @@ class AgnosticBaseCursor(_Owned):
             return document
         return await self._fetch(self._next_in_worker)
 
-    def next(self) -> asyncio.Future[Any]:
+    def next(self) -> Future[Any]:
         """Advance the cursor: return a Future of the next document.
 
         :raises StopAsyncIteration: (from the Future) when the cursor is exhausted.
@@ -262,9 +262,7 @@ class AgnosticBaseCursor(_Owned):
         self._started_fetching = True
         found, document = self._take_buffered()
         if found:
-            future = self._engine.loop().create_future()
-            future.set_result(document)
-            return future
+            return self._engine.resolved(document)
         return self._fetch(self._next_in_worker)
 
     def _is_tailable(self) -> bool:
@@ -290,7 +288,7 @@ class AgnosticBaseCursor(_Owned):
         convert = self._convert
         return documents if convert is None else [convert(document) for document in documents]
 
-    def to_list(self, length: int | None = None) -> asyncio.Future[list[Any]]:
+    def to_list(self, length: int | None = None) -> Future[list[Any]]:
         """Return a Future of a list of up to ``length`` documents (all of them if ``None``).
 
         Fetching the documents takes one trip to a worker thread, however many batches it needs.
@@ -306,9 +304,7 @@ class AgnosticBaseCursor(_Owned):
             raise InvalidOperation("Can't call to_list on tailable cursor")
         self._started_fetching = True
         if length == 0:
-            done: asyncio.Future[list[Any]] = self._engine.loop().create_future()
-            done.set_result([])
-            return done
+            return self._engine.resolved([])
         cancelled = threading.Event()
         future = self._fetch(self._to_list_in_worker, length, cancelled)
         future.add_done_callback(lambda f: cancelled.set() if f.cancelled() else None)
@@ -328,7 +324,7 @@ class AgnosticBaseCursor(_Owned):
         self._abandoned = True
         self._engine.run_detached(self._close_in_worker)
 
-    def close(self) -> asyncio.Future[None]:
+    def close(self) -> Future[None]:
         """Close the cursor, killing it on the server if it is still open there.
 
         After the client is closed this completes at once: closing the client killed the cursor.
@@ -356,7 +352,7 @@ class AgnosticBaseCursor(_Owned):
         return True
 
     @property
-    def fetch_next(self) -> asyncio.Future[bool]:
+    def fetch_next(self) -> Future[bool]:
         """Deprecated: a Future of whether another document is available (then ``next_object()``).
 
         Use ``async for`` instead.
@@ -364,9 +360,7 @@ class AgnosticBaseCursor(_Owned):
         _warn_legacy(_FETCH_NEXT_DEPRECATED)
         self._started_fetching = True
         if not self._abandoned and self._buffer():
-            future = self._engine.loop().create_future()
-            future.set_result(True)
-            return future
+            return self._engine.resolved(True)
         return self._fetch(self._fetch_in_worker)
 
     def next_object(self) -> Any:
@@ -411,7 +405,7 @@ class AgnosticBaseCursor(_Owned):
                 return
             call(None, None)
 
-        task = asyncio.ensure_future(run(), loop=loop)
+        task = self._engine.framework.spawn(loop, run())
         # The loop keeps only a weak reference to a task; keep it alive until it is done.
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -525,7 +519,7 @@ class AgnosticCommandCursor(AgnosticBaseCursor):
             cursor = self._started()
             return None if cursor is None else cursor.try_next()
 
-    def try_next(self) -> asyncio.Future[Any]:
+    def try_next(self) -> Future[Any]:
         """Return a Future of the next document, or of ``None`` if none is available now.
 
         Runs at most one ``getMore``; useful with tailable cursors.
@@ -684,13 +678,13 @@ class AgnosticChangeStream(_Owned):
         stream.close()
         raise StopAsyncIteration
 
-    def _close_on_cancel(self, future: asyncio.Future[Any]) -> None:
+    def _close_on_cancel(self, future: Future[Any]) -> None:
         if future.cancelled():
             # The worker may still wait for a change; closing the stream ends that wait.
             self._closed = True
             self._engine.run_detached(self._close_in_worker)
 
-    def next(self) -> asyncio.Future[Any]:
+    def next(self) -> Future[Any]:
         """Return a Future of the next change, waiting for one to happen.
 
         If the awaiting task is cancelled, the change stream is closed.
@@ -704,7 +698,7 @@ class AgnosticChangeStream(_Owned):
     def __aiter__(self) -> AgnosticChangeStream:
         return self
 
-    def __anext__(self) -> asyncio.Future[Any]:
+    def __anext__(self) -> Future[Any]:
         return self.next()
 
     def _try_next_in_worker(self) -> Any:
@@ -712,7 +706,7 @@ class AgnosticChangeStream(_Owned):
             return None
         return self._started().try_next()
 
-    def try_next(self) -> asyncio.Future[Any]:
+    def try_next(self) -> Future[Any]:
         """Return a Future of the next change, or of ``None`` if none happened (one ``getMore``)."""
         return self._engine.run_waiting(self._try_next_in_worker)
 
@@ -721,7 +715,7 @@ class AgnosticChangeStream(_Owned):
         if self.delegate is not None:
             self.delegate.close()
 
-    def close(self) -> asyncio.Future[None]:
+    def close(self) -> Future[None]:
         """Close the change stream; after the client is closed, this completes at once."""
         self._closed = True
         return self._engine.run_cleanup(self._close_in_worker)
@@ -913,7 +907,7 @@ class AgnosticClientSession(_Owned):
                 if not within_limit(start_time, backoff):
                     assert last_error is not None
                     raise _pymongo_private.make_timeout_error(last_error) from last_error
-                await asyncio.sleep(backoff)
+                await self._engine.sleep(backoff)
             retry += 1
             self.start_transaction(read_concern, write_concern, read_preference, max_commit_time_ms)
             try:
@@ -963,7 +957,7 @@ class AgnosticClientSession(_Owned):
         """Commit; if the caller is cancelled meanwhile, make sure the transaction ends."""
         try:
             await self.commit_transaction()
-        except asyncio.CancelledError:
+        except self._engine.CancelledError:
             self._engine.run_detached(self._abort_in_worker)
             raise
 
@@ -1384,7 +1378,7 @@ class AgnosticClient(_Wrapping):
         """The replica set's arbiters as known now."""
         return self.delegate.arbiters if _pymongo_private.has_topology(self.delegate) else set()
 
-    def close(self) -> asyncio.Future[None] | None:
+    def close(self) -> Future[None] | None:
         """Close the client: end its sessions, kill its cursors, close its connections.
 
         PyMongo's close does network I/O, so it runs on a worker thread; inside an event loop
@@ -1511,7 +1505,7 @@ class AgnosticClientEncryption(_Owned):
         kms_provider: str | None = None,
         master_key: Mapping[str, Any] | None = None,
         **kwargs: Any,
-    ) -> asyncio.Future[tuple[Any, Mapping[str, Any]]]:
+    ) -> Future[tuple[Any, Mapping[str, Any]]]:
         """Create a collection with encrypted fields, creating data keys as needed.
 
         Returns a Future of ``(collection, encrypted_fields)``, the collection being of this

@@ -17,7 +17,6 @@ Streaming keeps memory bounded whatever the file's size:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import math
@@ -45,6 +44,7 @@ from motor.core import (
     _Owned,
     _Wrapping,
 )
+from motor.frameworks.interface import Future
 from motor.metaprogramming import (
     AgnosticBase,
     Async,
@@ -303,7 +303,7 @@ class _Operation:
         #: The position the read started from, once it started (on a worker thread).
         self.start: int | None = None
 
-    def on_done(self, future: asyncio.Future[Any]) -> None:
+    def on_done(self, future: Future[Any]) -> None:
         if future.cancelled():
             self.cancelled = True
 
@@ -607,15 +607,13 @@ class AgnosticGridOut(_Owned):
         self.delegate.open()
         return self
 
-    def open(self) -> asyncio.Future[AgnosticGridOut]:
+    def open(self) -> Future[AgnosticGridOut]:
         """Fetch the file document, if not yet fetched; return a Future of this GridOut.
 
         :raises NoFile: (from the Future) if the bucket has no file with this ``_id``.
         """
         if self._file_document():
-            future: asyncio.Future[AgnosticGridOut] = self._engine.loop().create_future()
-            future.set_result(self)
-            return future
+            return self._engine.resolved(self)
         return self._engine.run(self._open_in_worker)
 
     def __getattr__(self, name: str) -> Any:
@@ -660,7 +658,7 @@ class AgnosticGridOut(_Owned):
 
     # Reading.
 
-    def _run_opened(self, method: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+    def _run_opened(self, method: Callable[..., _T], *args: Any) -> Future[_T]:
         """Run a read of the reader on a worker thread, opening the file first if needed."""
         if self._closed:
             raise ValueError("I/O operation on closed file.")
@@ -678,7 +676,7 @@ class AgnosticGridOut(_Owned):
         future.add_done_callback(operation.on_done)
         return future
 
-    def read(self, size: int = -1) -> asyncio.Future[bytes]:
+    def read(self, size: int = -1) -> Future[bytes]:
         """Return a Future of up to ``size`` bytes from the current position (all if negative).
 
         Opens the file first if needed.
@@ -688,21 +686,21 @@ class AgnosticGridOut(_Owned):
         """
         return self._run_opened(self._reader.read, int(size))
 
-    def readchunk(self) -> asyncio.Future[bytes]:
+    def readchunk(self) -> Future[bytes]:
         """Return a Future of the rest of the current chunk (a whole chunk after a chunk boundary);
         of ``b""`` at the end of the file."""
         return self._run_opened(self._reader.readchunk)
 
-    def readline(self, size: int = -1) -> asyncio.Future[bytes]:
+    def readline(self, size: int = -1) -> Future[bytes]:
         """Return a Future of the next line (ending with ``b"\\n"``), or of up to ``size`` bytes."""
         return self._run_opened(self._reader.read, int(size), True)
 
-    def readlines(self, hint: int = -1) -> asyncio.Future[list[bytes]]:
+    def readlines(self, hint: int = -1) -> Future[list[bytes]]:
         """Return a Future of the remaining lines; stop once they add up to ``hint`` bytes if
         ``hint`` is positive."""
         return self._run_opened(self._reader.readlines, int(hint))
 
-    def to_list(self) -> asyncio.Future[list[bytes]]:
+    def to_list(self) -> Future[list[bytes]]:
         """Return a Future of the remaining lines, as PyMongo's ``AsyncGridOut.to_list()`` does.
 
         (``async for`` iterates over chunks, as Motor always has; this is ``readlines()``.)
@@ -739,7 +737,7 @@ class AgnosticGridOut(_Owned):
         return self._closed
 
     @property
-    def close(self) -> Callable[[], asyncio.Future[None]]:
+    def close(self) -> Callable[[], Future[None]]:
         """Close the file: ``await grid_out.close()``; later reads raise :exc:`ValueError`.
 
         The call returns a Future that resolves once the chunk cursor is closed on the server (on a
@@ -748,7 +746,7 @@ class AgnosticGridOut(_Owned):
         """
         return self._close
 
-    def _close(self) -> asyncio.Future[None]:
+    def _close(self) -> Future[None]:
         self._closed = True
         return self._engine.run(self._reader.close)
 

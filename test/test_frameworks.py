@@ -6,6 +6,7 @@ Libraries built on Motor call the framework helpers with the framework's own loo
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib
 import threading
@@ -127,7 +128,7 @@ async def test_get_event_loop_and_is_event_loop() -> None:
     assert asyncio_framework.get_event_loop() is loop
     io_loop = tornado_framework.get_event_loop()
     assert isinstance(io_loop, IOLoop)
-    assert tornado_framework.to_asyncio_loop(io_loop) is loop
+    assert tornado_framework.engine_loop(io_loop) is loop
     assert io_loop is IOLoop.current()
 
     assert asyncio_framework.is_event_loop(loop) and not asyncio_framework.is_event_loop(io_loop)
@@ -311,10 +312,81 @@ async def test_deprecated_yieldable(framework: ModuleType) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+class CustomFuture:
+    """A Future of the engine's shape that is not an asyncio Future, as trio or Twisted need."""
+
+    def __init__(self, loop: CustomLoop) -> None:
+        self._loop = loop
+        # What an asyncio task can await: the custom Future resolves it, and learns of the
+        # caller's cancellation from it.
+        self._waiter = loop.asyncio_loop.create_future()
+        self._waiter.add_done_callback(self._on_waiter_done)
+        self._callbacks: list[Any] = []
+
+    def _on_waiter_done(self, waiter: asyncio.Future[Any]) -> None:
+        for callback in self._callbacks:
+            callback(self)
+
+    def done(self) -> bool:
+        return self._waiter.done()
+
+    def cancelled(self) -> bool:
+        return self._waiter.cancelled()
+
+    def cancel(self) -> bool:
+        return self._waiter.cancel()
+
+    def result(self) -> Any:
+        return self._waiter.result()
+
+    def exception(self) -> BaseException | None:
+        return self._waiter.exception()
+
+    def set_result(self, result: Any, /) -> None:
+        self._waiter.set_result(result)
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        self._waiter.set_exception(exception)
+
+    def add_done_callback(self, fn: Any, /) -> None:
+        self._callbacks.append(fn)
+
+    def get_loop(self) -> CustomLoop:
+        return self._loop
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._waiter.__await__()
+
+
+class CustomLoop:
+    """The engine's view of one asyncio loop, wrapped as a framework without asyncio would."""
+
+    def __init__(self, asyncio_loop: asyncio.AbstractEventLoop) -> None:
+        self.asyncio_loop = asyncio_loop
+        self.futures = 0
+
+    def create_future(self) -> CustomFuture:
+        self.futures += 1
+        return CustomFuture(self)
+
+    def call_soon_threadsafe(self, callback: Any, /, *args: Any) -> object:
+        return self.asyncio_loop.call_soon_threadsafe(callback, *args)
+
+    def is_closed(self) -> bool:
+        return self.asyncio_loop.is_closed()
+
+    def call_exception_handler(self, context: dict[str, Any], /) -> None:
+        self.asyncio_loop.call_exception_handler(context)
+
+
 class CustomFramework:
-    """A tiny framework that runs on asyncio, as a third party could write it."""
+    """A framework as a third party could write it, whose loop and Futures are its own."""
 
     CLASS_PREFIX = "Custom"
+    CancelledError = asyncio.CancelledError
+
+    def __init__(self) -> None:
+        self.loops: dict[asyncio.AbstractEventLoop, CustomLoop] = {}
 
     def is_event_loop(self, loop: object) -> bool:
         return asyncio_framework.is_event_loop(loop)
@@ -325,8 +397,20 @@ class CustomFramework:
     def get_event_loop(self, io_loop: Any = None) -> Any:
         return asyncio_framework.get_event_loop(io_loop)
 
-    def to_asyncio_loop(self, io_loop: Any) -> asyncio.AbstractEventLoop:
-        return asyncio_framework.to_asyncio_loop(io_loop)
+    def running_loop(self) -> CustomLoop | None:
+        loop = asyncio_framework.running_loop()
+        return None if loop is None else self.engine_loop(loop)
+
+    def engine_loop(self, io_loop: Any) -> CustomLoop:
+        if io_loop not in self.loops:
+            self.loops[io_loop] = CustomLoop(io_loop)
+        return self.loops[io_loop]
+
+    def spawn(self, loop: Any, coroutine: Any) -> Any:
+        return loop.asyncio_loop.create_task(coroutine)
+
+    def sleep(self, seconds: float) -> Any:
+        return asyncio.sleep(seconds)
 
     def platform_info(self) -> str:
         return "Custom 1.0"
@@ -362,6 +446,42 @@ async def test_custom_framework_classes_work(custom_client: Any) -> None:
     assert [doc["x"] async for doc in cursor] == [1]
 
 
+async def test_engine_uses_only_the_framework_interface(custom_client: Any, mongodb_uri: str) -> None:
+    """Every awaitable comes from the framework's own loop, and its cancellation reaches the engine."""
+    coll = custom_client[DB_NAME].custom_framework_interface
+    await coll.drop()
+    loop = CUSTOM.engine_loop(asyncio.get_running_loop())
+    before = loop.futures
+    pending = coll.insert_many([{"i": i} for i in range(3)])
+    assert isinstance(pending, CustomFuture)
+    await pending
+    assert isinstance(coll.find_one(), CustomFuture)
+    assert [doc["i"] for doc in await coll.find().sort("i").to_list()] == [0, 1, 2]
+    assert isinstance(coll.find().to_list(0), CustomFuture)  # Resolved without a worker.
+    assert [doc["i"] async for doc in coll.find().sort("i").batch_size(1)] == [0, 1, 2]
+    async with await custom_client.start_session() as session, session.start_transaction():
+        await coll.insert_one({"i": 3}, session=session)
+    assert await coll.count_documents({}) == 4
+    assert loop.futures > before
+
+    # A call cancelled through the framework's Future before a worker takes it never runs.
+    small = type(custom_client)(mongodb_uri, max_workers=2)
+    try:
+        blocker = threading.Event()
+        held = [small._engine.run(blocker.wait, 5) for _ in range(2)]
+        cancelled = small[DB_NAME].custom_framework_interface.insert_one({"i": "never"})
+        assert cancelled.cancel()
+        blocker.set()
+        for future in held:
+            await future
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        await small.admin.command("ping")  # Queued after the cancelled call.
+    finally:
+        await small.aclose()
+    assert await coll.count_documents({"i": "never"}) == 0
+
+
 def test_classes_are_cached() -> None:
     first = create_class_with_framework(core.AgnosticClient, CUSTOM, "my.module")
     assert create_class_with_framework(core.AgnosticClient, CUSTOM, "my.module") is first
@@ -391,3 +511,16 @@ def test_object_without_the_interface_is_refused() -> None:
     for framework in (Incomplete(), object(), "asyncio"):
         with pytest.raises(TypeError, match="Framework"):
             create_class_with_framework(core.AgnosticClient, framework, "my.module")
+
+
+@pytest.mark.parametrize("module", ["motor.core", "motor.motor_gridfs", "motor._engine"])
+def test_framework_agnostic_modules_use_no_loop_api(module: str) -> None:
+    """Only the framework modules know a loop library: the engine reaches loops through the Protocol."""
+    source = Path(importlib.import_module(module).__file__ or "").read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.partition(".")[0])
+    assert not imported & {"asyncio", "tornado", "trio", "twisted", "anyio"}, imported

@@ -632,6 +632,10 @@ class _Renderer:
             for elt in elts[1:]:
                 result = ast.BinOp(result, ast.BitOr(), self.visit(elt))
             return result
+        if (ref.module, ref.name) == ENGINE_FUTURE:
+            # The engine's Future protocol, in hand-written methods: the framework's own Future.
+            name = future(self.ctx, "").removesuffix("[]")
+            return ast.Name(name) if args is None else ast.Subscript(ast.Name(name), self.visit(args))
         obj = ref.obj
         target = self.motor_class(obj)
         if target is not None:
@@ -848,6 +852,10 @@ def _class_attribute_type(delegate: type, name: str) -> str:
     if type(value).__module__ == "builtins" and type(value).__name__ in vars(builtins):
         return type(value).__name__
     return "Any"
+
+
+#: The Future protocol of :mod:`motor.frameworks.interface` that hand-written methods return.
+ENGINE_FUTURE = ("motor.frameworks.interface", "Future")
 
 
 def future(ctx: Context, inner: str) -> str:

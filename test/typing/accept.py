@@ -14,9 +14,12 @@ from pymongo import ASCENDING, InsertOne
 from pymongo.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 from tornado.ioloop import IOLoop
 
+import motor.frameworks.asyncio
+import motor.frameworks.tornado
 from motor import MotorClient as MotorClientFromPackage
 from motor.aiohttp import AIOHTTPGridFS
 from motor.core import AgnosticClientSession, AgnosticCollection, AgnosticDatabase
+from motor.frameworks.interface import EventLoop, Framework, Future
 from motor.motor_asyncio import (
     AsyncIOMotorChangeStream,
     AsyncIOMotorClient,
@@ -204,3 +207,13 @@ async def gridfs(database: AgnosticDatabase[Doc]) -> None:
 def web_handlers(database: AgnosticDatabase[Doc]) -> None:
     assert issubclass(GridFSHandler, object)
     AIOHTTPGridFS(database, root_collection="fs")
+
+
+def frameworks_satisfy_the_interface(loop: asyncio.AbstractEventLoop) -> None:
+    # The shipped framework modules are Frameworks, and an asyncio loop and Future are the
+    # engine's EventLoop and Future as they are (nothing wrapped on the hot path).
+    asyncio_framework: Framework = motor.frameworks.asyncio
+    tornado_framework: Framework = motor.frameworks.tornado
+    engine_loop: EventLoop = loop
+    future: Future[int] = loop.create_future()
+    print(asyncio_framework, tornado_framework, engine_loop, future)

@@ -11,16 +11,20 @@ from typing import Any, TypeVar
 from motor import _engine
 from motor.frameworks import _legacy
 from motor.frameworks._legacy import *  # noqa: F403 - the helpers both frameworks share
+from motor.frameworks._on_asyncio import CancelledError, running_loop, sleep, spawn
 
 __all__ = [
     "CLASS_PREFIX",
     "check_event_loop",
     "coroutine",
+    "engine_loop",
     "get_event_loop",
     "is_event_loop",
     "max_workers",
     "platform_info",
-    "to_asyncio_loop",
+    "running_loop",
+    "sleep",
+    "spawn",
 ]
 __all__.extend(_legacy.__all__)
 
@@ -71,8 +75,8 @@ def get_event_loop(io_loop: Any = None) -> asyncio.AbstractEventLoop:
     )
 
 
-def to_asyncio_loop(io_loop: Any) -> asyncio.AbstractEventLoop:
-    """Return ``io_loop`` itself: asyncio's loops are the framework's loops."""
+def engine_loop(io_loop: Any) -> asyncio.AbstractEventLoop:
+    """Return ``io_loop`` itself: an asyncio loop is the engine's event loop as it is."""
     check_event_loop(io_loop)
     return io_loop  # type: ignore[no-any-return]
 

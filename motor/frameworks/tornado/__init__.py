@@ -14,16 +14,20 @@ from tornado.ioloop import IOLoop
 from motor import _engine
 from motor.frameworks import _legacy
 from motor.frameworks._legacy import *  # noqa: F403 - the helpers both frameworks share
+from motor.frameworks._on_asyncio import CancelledError, running_loop, sleep, spawn
 
 __all__ = [
     "CLASS_PREFIX",
     "check_event_loop",
     "coroutine",
+    "engine_loop",
     "get_event_loop",
     "is_event_loop",
     "max_workers",
     "platform_info",
-    "to_asyncio_loop",
+    "running_loop",
+    "sleep",
+    "spawn",
 ]
 __all__.extend(_legacy.__all__)
 
@@ -81,8 +85,8 @@ def get_event_loop(io_loop: Any = None) -> IOLoop:
     return current
 
 
-def to_asyncio_loop(io_loop: Any) -> asyncio.AbstractEventLoop:
-    """Return the asyncio loop under a Tornado IOLoop."""
+def engine_loop(io_loop: Any) -> asyncio.AbstractEventLoop:
+    """Return the asyncio loop under a Tornado IOLoop: the engine delivers results there."""
     check_event_loop(io_loop)
     return io_loop.asyncio_loop  # type: ignore[no-any-return]
 
