@@ -67,7 +67,7 @@ class _Retrieved(DebugInfo):
     chain settles. A retrieved failure is handled, as an asyncio Future's is.
     """
 
-    @property  # type: ignore[override]
+    @property
     def failResult(self) -> Failure | None:
         return None
 
@@ -89,7 +89,7 @@ class TwistedFuture(Deferred[_T]):
     """
 
     def __init__(self, loop: ReactorLoop, on_cancel: Callable[[], object] | None = None) -> None:
-        super().__init__(TwistedFuture._mark_cancelled)
+        super().__init__(_canceller)
         self._motor_loop = loop
         self._motor_cancelled = False
         self._motor_on_cancel = on_cancel
@@ -147,7 +147,7 @@ class TwistedFuture(Deferred[_T]):
 
     def set_exception(self, exception: BaseException, /) -> None:
         """Fire it with the failure ``exception``."""
-        self.errback(Failure(exception))
+        self.errback(exception)
 
     def add_done_callback(self, fn: Callable[[Any], object], /) -> None:
         """Call ``fn(self)`` when it fires (at once if it has); the outcome passes on unchanged.
@@ -170,6 +170,11 @@ class TwistedFuture(Deferred[_T]):
     def get_loop(self) -> ReactorLoop:
         """Return the reactor's :class:`ReactorLoop`."""
         return self._motor_loop
+
+
+def _canceller(deferred: Deferred[Any]) -> None:
+    assert isinstance(deferred, TwistedFuture)
+    deferred._mark_cancelled()
 
 
 class ReactorLoop:
@@ -216,7 +221,8 @@ class ReactorLoop:
         message = str(context.get("message", "Unhandled exception in Motor"))
         exception = context.get("exception")
         if isinstance(exception, BaseException):
-            _log.failure("{message}", Failure(exception), message=message)
+            failure = Failure(exception)  # type: ignore[no-untyped-call]
+            _log.failure("{message}", failure, message=message)
         else:
             _log.error("{message}", message=message)
 
@@ -230,7 +236,7 @@ _loops: dict[int, ReactorLoop] = {}
 def is_event_loop(loop: object) -> bool:
     """Return whether ``loop`` is a Twisted reactor (it provides ``IReactorCore``,
     ``IReactorTime`` and ``IReactorFromThreads``)."""
-    return (
+    return bool(
         IReactorCore.providedBy(loop)
         and IReactorTime.providedBy(loop)
         and IReactorFromThreads.providedBy(loop)
@@ -244,6 +250,11 @@ def check_event_loop(loop: object) -> None:
             "io_loop must be a Twisted reactor (providing IReactorCore, IReactorTime and "
             f"IReactorFromThreads), such as twisted.internet.reactor, not {loop!r}"
         )
+
+
+def _on_reactor_thread() -> bool:
+    # The reactor registers its thread as Twisted's I/O thread when it starts.
+    return bool(threadable.isInIOThread())  # type: ignore[no-untyped-call]
 
 
 def _installed_reactor() -> Any:
@@ -267,7 +278,7 @@ def get_event_loop(io_loop: Any = None) -> Any:
             "Motor needs a Twisted reactor: install one (twisted.internet.asyncioreactor.install()) "
             "or import the default one (from twisted.internet import reactor) before using the client"
         )
-    if reactor.running and not threadable.isInIOThread():
+    if reactor.running and not _on_reactor_thread():
         raise RuntimeError(
             "Motor's Twisted classes must be used on the reactor's thread; from another thread, "
             "use twisted.internet.threads.blockingCallFromThread"
@@ -291,7 +302,7 @@ def running_loop() -> ReactorLoop | None:
     """Return the installed reactor's :class:`ReactorLoop` when called on the reactor's thread while
     it runs, else ``None``."""
     reactor = _installed_reactor()
-    if reactor is None or not reactor.running or not threadable.isInIOThread():
+    if reactor is None or not reactor.running or not _on_reactor_thread():
         return None
     return engine_loop(reactor)
 
