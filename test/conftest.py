@@ -58,7 +58,7 @@ class Flavor:
 
 
 #: One flavor per framework of the registry, in its order.
-FLAVORS: tuple[Flavor, ...] = tuple(Flavor.of(entry) for entry in FRAMEWORKS)
+FLAVORS: tuple[Flavor, ...] = tuple(Flavor.of(entry) for entry in FRAMEWORKS if entry.on_asyncio)
 FLAVORS_BY_NAME = {flavor.name: flavor for flavor in FLAVORS}
 #: The two flavors that tests of one framework's own behaviour (Tornado's IOLoop, ...) single out.
 ASYNCIO = FLAVORS_BY_NAME["asyncio"]

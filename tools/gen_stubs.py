@@ -426,6 +426,7 @@ class Framework:
     module: Any  # the module of generated classes, e.g. motor.motor_asyncio
     framework: Any  # the framework module, e.g. motor.frameworks.asyncio
     classes: dict[type, str]  # agnostic class -> generated class's name in ``module``
+    future: str = "asyncio.Future"  # the type its awaitables return, from the registry
 
 
 @dataclass
@@ -632,8 +633,11 @@ class _Renderer:
             for elt in elts[1:]:
                 result = ast.BinOp(result, ast.BitOr(), self.visit(elt))
             return result
-        if (ref.module, ref.name) == ENGINE_FUTURE:
-            # The engine's Future protocol, in hand-written methods: the framework's own Future.
+        if (ref.module, ref.name) == ENGINE_FUTURE or (
+            (ref.module, ref.name) == ("asyncio", "Future") and self.ctx.framework is not None
+        ):
+            # The engine's Future protocol, in hand-written methods, and the refinements written
+            # as asyncio Futures: the framework's own Future.
             name = future(self.ctx, "").removesuffix("[]")
             return ast.Name(name) if args is None else ast.Subscript(ast.Name(name), self.visit(args))
         obj = ref.obj
@@ -859,9 +863,12 @@ ENGINE_FUTURE = ("motor.frameworks.interface", "Future")
 
 
 def future(ctx: Context, inner: str) -> str:
-    """The Future type Motor's awaitables return (a Tornado Future is an asyncio Future)."""
-    asyncio_name = ctx.stub.imports.use("asyncio", "Future", as_module=True)
-    return f"{asyncio_name}[{inner}]"
+    """The Future type Motor's awaitables return: the registry's for a framework's stub (a Tornado
+    Future is an asyncio Future), ``asyncio.Future`` for the agnostic classes."""
+    dotted = ctx.framework.future if ctx.framework is not None else "asyncio.Future"
+    module, _, name = dotted.rpartition(".")
+    written = ctx.stub.imports.use(module, name, as_module=module == "asyncio")
+    return f"{written}[{inner}]"
 
 
 def declared_member(name: str, decl: MotorAttributeFactory, owner: type, ctx: Context) -> str:
@@ -1308,7 +1315,8 @@ def _framework_of(module: Any) -> Framework | None:
             framework = vars(obj)["_framework"]
     if framework is None:
         return None
-    return Framework(module, framework, classes)
+    entry = next(entry for entry in FRAMEWORKS if entry.classes_module == module.__name__)
+    return Framework(module, framework, classes, entry.future)
 
 
 def _blank_lines(blocks: list[str]) -> str:

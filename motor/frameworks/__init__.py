@@ -46,6 +46,11 @@ class RegisteredFramework:
     class_prefix: str
     #: The extra of ``pyproject.toml`` that installs the framework, or ``None`` if it needs none.
     extra: str | None
+    #: The type of the Futures its awaitable methods return, as ``"module.Name"`` (for the stubs).
+    future: str = "asyncio.Future"
+    #: Whether its classes run on an asyncio loop, where the behaviour test suite (written with
+    #: asyncio's API) runs them; a framework of its own run (Twisted) has a suite of its own.
+    on_asyncio: bool = True
 
     def framework(self) -> Any:
         """Import and return the framework module.
@@ -66,6 +71,15 @@ class RegisteredFramework:
 FRAMEWORKS: tuple[RegisteredFramework, ...] = (
     RegisteredFramework("asyncio", "motor.frameworks.asyncio", "motor.motor_asyncio", "AsyncIO", None),
     RegisteredFramework("tornado", "motor.frameworks.tornado", "motor.motor_tornado", "", "tornado"),
+    RegisteredFramework(
+        "twisted",
+        "motor.frameworks.twisted",
+        "motor.motor_twisted",
+        "Twisted",
+        "twisted",
+        future="motor.frameworks.twisted.TwistedFuture",
+        on_asyncio=False,
+    ),
 )
 
 #: The agnostic classes every framework gets a class of, as ``(module, class name)``: named rather

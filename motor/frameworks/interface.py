@@ -50,15 +50,8 @@ class Future(Protocol[_T]):
         """Return whether the caller cancelled it (any thread may ask)."""
         ...
 
-    def cancel(self) -> bool:
-        """Cancel it unless it is done; return whether it is now cancelled."""
-        ...
-
-    def result(self) -> _T:
-        """Return the result.
-
-        :raises BaseException: the exception it was resolved with, or the framework's cancellation.
-        """
+    def cancel(self) -> object:
+        """Cancel it unless it is done (the caller's cancellation, seen by :meth:`cancelled`)."""
         ...
 
     def exception(self) -> BaseException | None:

@@ -16,10 +16,12 @@ from tornado.ioloop import IOLoop
 
 import motor.frameworks.asyncio
 import motor.frameworks.tornado
+import motor.frameworks.twisted
 from motor import MotorClient as MotorClientFromPackage
 from motor.aiohttp import AIOHTTPGridFS
 from motor.core import AgnosticClientSession, AgnosticCollection, AgnosticDatabase
 from motor.frameworks.interface import EventLoop, Framework, Future
+from motor.frameworks.twisted import TwistedFuture
 from motor.motor_asyncio import (
     AsyncIOMotorChangeStream,
     AsyncIOMotorClient,
@@ -38,6 +40,7 @@ from motor.motor_tornado import (
     MotorCursor,
     MotorDatabase,
 )
+from motor.motor_twisted import TwistedMotorClient, TwistedMotorCollection
 from motor.web import GridFSHandler
 
 Doc = dict[str, Any]
@@ -217,3 +220,17 @@ def frameworks_satisfy_the_interface(loop: asyncio.AbstractEventLoop) -> None:
     engine_loop: EventLoop = loop
     future: Future[int] = loop.create_future()
     print(asyncio_framework, tornado_framework, engine_loop, future)
+
+
+async def twisted_usage() -> None:
+    client: TwistedMotorClient[Doc] = TwistedMotorClient()
+    coll = client.test.things
+    assert_type(coll, TwistedMotorCollection[Doc])
+    pending = coll.find_one({})
+    assert_type(pending, TwistedFuture[Doc | None])
+    document = await pending
+    assert_type(document, Doc | None)
+    # A Deferred: Twisted's callback API is there too.
+    pending.addCallback(print)
+    twisted_framework: Framework = motor.frameworks.twisted
+    print(twisted_framework)

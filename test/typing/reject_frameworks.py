@@ -5,10 +5,12 @@ Each line that mypy must reject ends with ``# E: <error code>``.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorCursor
 from motor.motor_tornado import MotorClientSession, MotorCollection
+from motor.motor_twisted import TwistedMotorCollection
 
 Doc = dict[str, Any]
 
@@ -28,3 +30,9 @@ async def mixing(coll: AsyncIOMotorCollection[Doc], tornado_coll: MotorCollectio
 
 def takes_session(session: MotorClientSession) -> None:
     pass
+
+
+async def twisted_is_not_asyncio(twisted_coll: TwistedMotorCollection[Doc]) -> None:
+    takes_asyncio_collection(twisted_coll)  # E: arg-type
+    future: asyncio.Future[Doc | None] = twisted_coll.find_one({})  # E: assignment
+    print(future)

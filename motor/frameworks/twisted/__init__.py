@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import twisted
 from twisted.internet.defer import CancelledError, DebugInfo, Deferred
@@ -84,8 +84,8 @@ class TwistedFuture(Deferred[_T]):
     it with :exc:`~twisted.internet.defer.CancelledError`, as for any Deferred.
 
     Deferred keeps its outcome in its ``result`` attribute, which its callback chain reads and
-    replaces, so that attribute stays Twisted's: a TwistedFuture has no ``result()`` method (the
-    engine never calls it). ``yield`` or ``await`` it, or add callbacks, to get the outcome.
+    replaces, so that attribute stays Twisted's: ``yield`` or ``await`` a TwistedFuture, or add
+    callbacks, to get the outcome.
     """
 
     def __init__(self, loop: ReactorLoop, on_cancel: Callable[[], object] | None = None) -> None:
@@ -198,9 +198,7 @@ class ReactorLoop:
 
     def create_future(self) -> Future[Any]:
         """Return a new pending :class:`TwistedFuture` (reactor thread)."""
-        # A TwistedFuture has the Future shape except result(), which Deferred's own result
-        # attribute takes (see TwistedFuture); the engine never calls it.
-        return cast("Future[Any]", TwistedFuture(self))
+        return TwistedFuture(self)
 
     def call_soon_threadsafe(self, callback: Callable[..., object], /, *args: Any) -> object:
         """Run ``callback(*args)`` on the reactor thread (``reactor.callFromThread``).
@@ -323,7 +321,7 @@ def spawn(loop: EventLoop, coroutine: Coroutine[Any, Any, None]) -> Future[None]
             end.callback(None)
 
     running.addBoth(relay)
-    return cast("Future[None]", end)
+    return end
 
 
 def sleep(seconds: float) -> Awaitable[None]:
