@@ -101,8 +101,9 @@ def test_registry_names_are_unique_and_extras_exist() -> None:
 
 def test_registry_lookup() -> None:
     assert registered("tornado").classes_module == "motor.motor_tornado"
-    with pytest.raises(LookupError, match="no framework named 'trio'"):
-        registered("trio")
+    assert registered("trio").runs_on_asyncio is False
+    with pytest.raises(LookupError, match="no framework named 'twisted'"):
+        registered("twisted")
 
 
 def test_generate_classes_checks_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,8 @@ module, a stub that spells every class out:
 
 - ``motor/core.pyi`` (and ``motor/motor_gridfs.pyi``): the framework-agnostic classes, in Motor's
   terms (``AgnosticCollection.find`` returns an ``AgnosticCursor``);
-- ``motor/motor_asyncio.pyi``, ``motor/motor_tornado.pyi`` (one per framework of the registry,
+- ``motor/motor_asyncio.pyi``, ``motor/motor_tornado.pyi``, ``motor/motor_trio.pyi`` (one per
+  framework of the registry,
   :data:`motor.frameworks.FRAMEWORKS`): one concrete class per generated class, in the framework's
   terms (``AsyncIOMotorCollection.find`` returns an
   ``AsyncIOMotorCursor``), subclassing its agnostic class as at run time.
@@ -63,6 +64,7 @@ from motor.metaprogramming import (  # noqa: E402
 
 __all__ = [
     "AGNOSTIC_MODULES",
+    "FRAMEWORK_FUTURES",
     "FRAMEWORK_MODULES",
     "OTHER_MODULES",
     "PROTOCOL_DUNDERS",
@@ -632,7 +634,7 @@ class _Renderer:
             for elt in elts[1:]:
                 result = ast.BinOp(result, ast.BitOr(), self.visit(elt))
             return result
-        if (ref.module, ref.name) == ENGINE_FUTURE:
+        if (ref.module, ref.name) in (ENGINE_FUTURE, ASYNCIO_FUTURE):
             # The engine's Future protocol, in hand-written methods: the framework's own Future.
             name = future(self.ctx, "").removesuffix("[]")
             return ast.Name(name) if args is None else ast.Subscript(ast.Name(name), self.visit(args))
@@ -858,8 +860,22 @@ def _class_attribute_type(delegate: type, name: str) -> str:
 ENGINE_FUTURE = ("motor.frameworks.interface", "Future")
 
 
+#: The Future class of each framework whose awaitables are not asyncio Futures, by framework
+#: module: its stub writes that class wherever the others write ``asyncio.Future``.
+FRAMEWORK_FUTURES: dict[str, tuple[str, str]] = {
+    "motor.frameworks.trio": ("motor.frameworks.trio", "TrioFuture"),
+}
+
+#: How hand-written annotations and :data:`DOCUMENT_RETURNS` name the asyncio Future.
+ASYNCIO_FUTURE = ("asyncio", "Future")
+
+
 def future(ctx: Context, inner: str) -> str:
-    """The Future type Motor's awaitables return (a Tornado Future is an asyncio Future)."""
+    """The Future type Motor's awaitables return: an asyncio Future (a Tornado Future is one), or
+    the framework's own (:data:`FRAMEWORK_FUTURES`)."""
+    own = None if ctx.framework is None else FRAMEWORK_FUTURES.get(ctx.framework.framework.__name__)
+    if own is not None:
+        return f"{ctx.stub.imports.use(*own)}[{inner}]"
     asyncio_name = ctx.stub.imports.use("asyncio", "Future", as_module=True)
     return f"{asyncio_name}[{inner}]"
 

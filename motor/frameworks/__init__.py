@@ -4,16 +4,18 @@ Each :class:`RegisteredFramework` names a framework module (which satisfies
 :class:`~motor.frameworks.interface.Framework`), the module of its generated classes, the prefix of
 their names and the extra that installs what the framework needs. The registry drives:
 
-- the generated modules (``motor/motor_asyncio.py``, ``motor/motor_tornado.py``): each calls
+- the generated modules (``motor/motor_asyncio.py``, ``motor/motor_tornado.py``,
+  ``motor/motor_trio.py``): each calls
   :func:`generate_classes` for its entry, which creates one class per :data:`AGNOSTIC_CLASSES`;
 - the stub generator (``tools/gen_stubs.py``), which writes a stub for each generated module;
-- the test suite's ``flavor`` fixture, which runs behaviour tests once per framework.
+- the test suite's ``flavor`` fixture, which runs behaviour tests once per framework that
+  :attr:`~RegisteredFramework.runs_on_asyncio`.
 
 Adding a framework means a framework module, an entry of :data:`FRAMEWORKS` and a short generated
 module like ``motor/motor_asyncio.py``; then regenerate the stubs.
 
 Framework modules are imported only when their classes are generated, since a framework's own
-package (Tornado) is an optional extra.
+package (Tornado, trio) is an optional extra.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class RegisteredFramework:
     class_prefix: str
     #: The extra of ``pyproject.toml`` that installs the framework, or ``None`` if it needs none.
     extra: str | None
+    #: Whether the framework runs on an asyncio loop, so that the behaviour tests (written with
+    #: asyncio idioms) run on it too; trio's classes have tests of their own.
+    runs_on_asyncio: bool = True
 
     def framework(self) -> Any:
         """Import and return the framework module.
@@ -66,6 +71,9 @@ class RegisteredFramework:
 FRAMEWORKS: tuple[RegisteredFramework, ...] = (
     RegisteredFramework("asyncio", "motor.frameworks.asyncio", "motor.motor_asyncio", "AsyncIO", None),
     RegisteredFramework("tornado", "motor.frameworks.tornado", "motor.motor_tornado", "", "tornado"),
+    RegisteredFramework(
+        "trio", "motor.frameworks.trio", "motor.motor_trio", "Trio", "trio", runs_on_asyncio=False
+    ),
 )
 
 #: The agnostic classes every framework gets a class of, as ``(module, class name)``: named rather

@@ -18,6 +18,7 @@ from motor.frameworks._on_asyncio import CancelledError, running_loop, sleep, sp
 
 __all__ = [
     "CLASS_PREFIX",
+    "CancelledError",
     "check_event_loop",
     "coroutine",
     "engine_loop",
