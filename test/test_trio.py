@@ -492,6 +492,39 @@ def test_cancelled_cursor_fetch_leaves_no_open_server_cursor(
     run(main)
 
 
+def test_cancelled_transaction_block_aborts_and_ends_its_session(mongodb_uri: str) -> None:
+    """trio cancels every await of a cancelled scope, the clean-ups of ``async with`` too: Motor
+    hands them to a worker rather than dropping them."""
+    log = CommandLog()
+    client = TrioMotorClient(mongodb_uri, event_listeners=[log])
+    coll = client[DB_NAME][unique("trio_txn_cancel")]
+
+    async def main() -> None:
+        await coll.insert_one({"_id": "setup"})
+        sessions: list[Any] = []
+        cursor = coll.find().batch_size(1)
+        with trio.move_on_after(0.3) as scope:
+            async with await client.start_session() as session:
+                sessions.append(session)
+                async with session.start_transaction():
+                    await coll.insert_one({"_id": "cancelled"}, session=session)
+                    async with cursor:
+                        await cursor.next()
+                        await trio.sleep(10)
+        assert scope.cancelled_caught
+        (session,) = sessions
+        await until(lambda: log.succeeded_count("abortTransaction") == 1)
+        await until(lambda: session.has_ended)
+        assert not session.in_transaction
+        assert await coll.find_one({"_id": "cancelled"}) is None
+        (cursor_id,) = log.opened_cursors("find")
+        await until(lambda: cursor_id in log.killed_cursors())
+        await coll.drop()
+        await client.aclose()
+
+    run(main)
+
+
 # ---------------------------------------------------------------------------------------------
 # A client across runs, and the run's responsiveness
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The interface a framework module offers to Motor's engine.
 
-A framework is a module (or any object) that satisfies :class:`Framework`. Motor ships two,
-:mod:`motor.frameworks.asyncio` and :mod:`motor.frameworks.tornado`; a third party can write its own
+A framework is a module (or any object) that satisfies :class:`Framework`. Motor ships three,
+:mod:`motor.frameworks.asyncio`, :mod:`motor.frameworks.tornado` and :mod:`motor.frameworks.trio`
+(whose loop and Futures are its own); a third party can write its own
 and pass it to :func:`motor.metaprogramming.create_class_with_framework`.
 
 The engine (:mod:`motor._engine`) runs each PyMongo call on a worker thread and needs four things
