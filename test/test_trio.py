@@ -269,6 +269,27 @@ def test_find_with_async_for_and_to_list(mongodb_uri: str) -> None:
     run(main)
 
 
+def test_cursor_each_runs_in_a_background_task(mongodb_uri: str) -> None:
+    async def main() -> None:
+        async with TrioMotorClient(mongodb_uri) as client:
+            coll = client[DB_NAME][unique("trio_each")]
+            await coll.insert_many([{"_id": i} for i in range(5)])
+            seen: list[Any] = []
+            finished = trio.Event()
+
+            def callback(document: Any, error: Exception | None) -> None:
+                seen.append(document if error is None else error)
+                if document is None:
+                    finished.set()
+
+            coll.find().sort("_id").batch_size(2).each(callback)
+            await finished.wait()
+            assert seen == [*({"_id": i} for i in range(5)), None]
+            await coll.drop()
+
+    run(main)
+
+
 def test_aggregate_and_count(mongodb_uri: str) -> None:
     async def main() -> None:
         async with TrioMotorClient(mongodb_uri) as client:
@@ -555,6 +576,32 @@ def test_client_follows_the_running_run(mongodb_uri: str) -> None:
         assert loops[0]() is None, "the client keeps a finished run alive"
     finally:
         client.close()
+
+
+def test_client_pinned_to_a_run(mongodb_uri: str) -> None:
+    clients: list[Any] = []
+
+    async def first() -> None:
+        token = trio.lowlevel.current_trio_token()
+        client = TrioMotorClient(mongodb_uri, io_loop=token)
+        clients.append(client)
+        assert client.io_loop is token
+        await client.admin.command("ping")
+
+    async def second() -> None:
+        with pytest.raises(RuntimeError, match="bound to io_loop"):
+            clients[0].admin.command("ping")
+
+    with pytest.raises(TypeError, match="io_loop must be a trio run's token"):
+        TrioMotorClient(mongodb_uri, io_loop=asyncio.get_event_loop_policy())
+    run(first)
+    try:
+        run(second)
+        # Outside any run, the pinned run is over: its results could never be delivered.
+        with pytest.raises(RuntimeError, match="closed"):
+            clients[0].admin.command("ping")
+    finally:
+        clients[0].close()
 
 
 def test_the_run_stays_responsive_during_server_selection() -> None:

@@ -272,7 +272,7 @@ class TrioLoop:
 
     def is_closed(self) -> bool:
         """Return whether the run is over."""
-        if not self._closed and _current_loop.get(None) is not self:
+        if not self._closed and running_loop() is not self:
             try:
                 self.token.run_sync_soon(_noop, idempotent=True)
             except trio.RunFinishedError:
@@ -357,7 +357,7 @@ def spawn(loop: EventLoop, coroutine: Coroutine[Any, Any, None]) -> TrioFuture[N
     end.
 
     The task sees the caller's context variables, and is cancelled when the run's main task ends.
-    An exception it raises resolves the Future (and is logged if nobody retrieves it).
+    An exception it raises resolves the Future and is logged: the run goes on.
     """
     assert isinstance(loop, TrioLoop)
     future: TrioFuture[None] = loop.create_future()
@@ -375,7 +375,7 @@ def spawn(loop: EventLoop, coroutine: Coroutine[Any, Any, None]) -> TrioFuture[N
             future.set_result(None)
 
     trio.lowlevel.spawn_system_task(
-        run, name=f"motor:{coroutine.__qualname__}", context=contextvars.copy_context()
+        run, name=f"motor:{getattr(coroutine, '__qualname__', 'task')}", context=contextvars.copy_context()
     )
     return future
 
