@@ -774,10 +774,25 @@ class Engine:
         """Run a clean-up (closing a cursor, ending a session) like :meth:`run`; after the client
         is closed, complete at once instead: PyMongo's close did it on the server already, and
         leaving an ``async with`` block must not raise because the client is closed.
+
+        If the caller is cancelled before a worker starts the clean-up, it still runs, detached.
         """
         if self._closed:
             return self.resolved(None)
-        return self._submit(self._executor or self._pool(False), fn, args, kwargs)
+        started: list[bool] = []
+
+        def call() -> Any:
+            started.append(True)
+            return fn(*args, **kwargs)
+
+        def on_cancel() -> None:
+            # A clean-up is owed even to a cancelled caller, and trio's cancellation holds for every
+            # later await of the cancelled scope, __aexit__'s included: one that never started
+            # runs with nobody waiting for it.
+            if not started:
+                self.run_detached(call)
+
+        return self._submit(self._executor or self._pool(False), call, (), {}, on_cancel)
 
     def resolved(self, value: _T) -> Future[_T]:
         """Return a Future of the caller's loop that already has ``value``.

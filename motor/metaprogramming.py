@@ -266,7 +266,12 @@ class Async(MotorAttributeFactory):
 
             def cleanup(self: AgnosticBase, *args: Any, **kwargs: Any) -> Any:
                 args, kwargs = unwrap_args(args, kwargs)
-                return self._engine.run_cleanup(getattr(self.delegate, name), *args, **kwargs)
+                fn = getattr(self.delegate, name)
+                session = self._session_of(kwargs)
+                if session is not None:
+                    # Ending a session aborts its transaction: never beside another call on it.
+                    return self._engine.run_cleanup(call_in_session, session, fn, args, kwargs)
+                return self._engine.run_cleanup(fn, *args, **kwargs)
 
             return self._finish(cleanup, cls)
 

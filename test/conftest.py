@@ -57,7 +57,9 @@ class Flavor:
         return self.name
 
 
-#: One flavor per framework of the registry, in its order.
+#: One flavor per framework of the registry that runs on an asyncio loop, in its order: the
+#: behaviour tests are written with asyncio idioms (trio's and Twisted's classes are tested in
+#: test_trio.py and test_twisted.py).
 FLAVORS: tuple[Flavor, ...] = tuple(Flavor.of(entry) for entry in FRAMEWORKS if entry.on_asyncio)
 FLAVORS_BY_NAME = {flavor.name: flavor for flavor in FLAVORS}
 #: The two flavors that tests of one framework's own behaviour (Tornado's IOLoop, ...) single out.

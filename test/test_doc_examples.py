@@ -65,6 +65,7 @@ PAGES = [
     "tutorial-asyncio",
     "tutorial-tornado",
     "tutorial-aiohttp",
+    "tutorial-trio",
     "migrating-from-motor3",
     "pymongo-async",
     "cancellation",

@@ -101,8 +101,10 @@ def test_registry_names_are_unique_and_extras_exist() -> None:
 
 def test_registry_lookup() -> None:
     assert registered("tornado").classes_module == "motor.motor_tornado"
-    with pytest.raises(LookupError, match="no framework named 'trio'"):
-        registered("trio")
+    assert registered("trio").on_asyncio is False
+    assert registered("twisted").future == "motor.frameworks.twisted.TwistedFuture"
+    with pytest.raises(LookupError, match="no framework named 'curio'"):
+        registered("curio")
 
 
 def test_generate_classes_checks_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:

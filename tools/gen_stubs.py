@@ -6,7 +6,8 @@ module, a stub that spells every class out:
 
 - ``motor/core.pyi`` (and ``motor/motor_gridfs.pyi``): the framework-agnostic classes, in Motor's
   terms (``AgnosticCollection.find`` returns an ``AgnosticCursor``);
-- ``motor/motor_asyncio.pyi``, ``motor/motor_tornado.pyi`` (one per framework of the registry,
+- ``motor/motor_asyncio.pyi``, ``motor/motor_tornado.pyi``, ``motor/motor_trio.pyi`` (one per
+  framework of the registry,
   :data:`motor.frameworks.FRAMEWORKS`): one concrete class per generated class, in the framework's
   terms (``AsyncIOMotorCollection.find`` returns an
   ``AsyncIOMotorCursor``), subclassing its agnostic class as at run time.

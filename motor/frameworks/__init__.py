@@ -4,16 +4,18 @@ Each :class:`RegisteredFramework` names a framework module (which satisfies
 :class:`~motor.frameworks.interface.Framework`), the module of its generated classes, the prefix of
 their names and the extra that installs what the framework needs. The registry drives:
 
-- the generated modules (``motor/motor_asyncio.py``, ``motor/motor_tornado.py``): each calls
-  :func:`generate_classes` for its entry, which creates one class per :data:`AGNOSTIC_CLASSES`;
+- the generated modules (``motor/motor_asyncio.py``, ``motor/motor_tornado.py``,
+  ``motor/motor_trio.py``, ``motor/motor_twisted.py``): each calls :func:`generate_classes` for its
+  entry, which creates one class per :data:`AGNOSTIC_CLASSES`;
 - the stub generator (``tools/gen_stubs.py``), which writes a stub for each generated module;
-- the test suite's ``flavor`` fixture, which runs behaviour tests once per framework.
+- the test suite's ``flavor`` fixture, which runs behaviour tests once per framework that
+  :attr:`~RegisteredFramework.on_asyncio`.
 
 Adding a framework means a framework module, an entry of :data:`FRAMEWORKS` and a short generated
 module like ``motor/motor_asyncio.py``; then regenerate the stubs.
 
 Framework modules are imported only when their classes are generated, since a framework's own
-package (Tornado) is an optional extra.
+package (Tornado, trio, Twisted) is an optional extra.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class RegisteredFramework:
     #: The type of the Futures its awaitable methods return, as ``"module.Name"`` (for the stubs).
     future: str = "asyncio.Future"
     #: Whether its classes run on an asyncio loop, where the behaviour test suite (written with
-    #: asyncio's API) runs them; a framework of its own run (Twisted) has a suite of its own.
+    #: asyncio's API) runs them; a framework with a run of its own (Twisted, trio) has a suite of its own.
     on_asyncio: bool = True
 
     def framework(self) -> Any:
@@ -78,6 +80,15 @@ FRAMEWORKS: tuple[RegisteredFramework, ...] = (
         "Twisted",
         "twisted",
         future="motor.frameworks.twisted.TwistedFuture",
+        on_asyncio=False,
+    ),
+    RegisteredFramework(
+        "trio",
+        "motor.frameworks.trio",
+        "motor.motor_trio",
+        "Trio",
+        "trio",
+        future="motor.frameworks.trio.TrioFuture",
         on_asyncio=False,
     ),
 )

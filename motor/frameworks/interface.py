@@ -1,8 +1,9 @@
 """The interface a framework module offers to Motor's engine.
 
-A framework is a module (or any object) that satisfies :class:`Framework`. Motor ships two,
-:mod:`motor.frameworks.asyncio` and :mod:`motor.frameworks.tornado`; a third party can write its own
-and pass it to :func:`motor.metaprogramming.create_class_with_framework`.
+A framework is a module (or any object) that satisfies :class:`Framework`. Motor ships four:
+:mod:`motor.frameworks.asyncio`, :mod:`motor.frameworks.tornado`, and :mod:`motor.frameworks.trio`
+and :mod:`motor.frameworks.twisted`, whose runs and Futures are their own. A third party can write
+its own and pass it to :func:`motor.metaprogramming.create_class_with_framework`.
 
 The engine (:mod:`motor._engine`) runs each PyMongo call on a worker thread and needs four things
 from a framework, and nothing else:

@@ -16,6 +16,7 @@ from tornado.ioloop import IOLoop
 
 import motor.frameworks.asyncio
 import motor.frameworks.tornado
+import motor.frameworks.trio
 import motor.frameworks.twisted
 from motor import MotorClient as MotorClientFromPackage
 from motor.aiohttp import AIOHTTPGridFS
@@ -40,6 +41,7 @@ from motor.motor_tornado import (
     MotorCursor,
     MotorDatabase,
 )
+from motor.motor_trio import TrioMotorClient, TrioMotorCollection, TrioMotorCursor, TrioMotorGridFSBucket
 from motor.motor_twisted import TwistedMotorClient, TwistedMotorCollection
 from motor.web import GridFSHandler
 
@@ -234,3 +236,20 @@ async def twisted_usage() -> None:
     pending.addCallback(print)
     twisted_framework: Framework = motor.frameworks.twisted
     print(twisted_framework)
+
+
+async def trio_classes() -> None:
+    # The trio classes' awaitables are TrioFutures, awaited for the same types.
+    client: TrioMotorClient[dict[str, Any]] = TrioMotorClient("mongodb://localhost:27017")
+    orders = client.shop.orders
+    assert_type(orders, TrioMotorCollection[dict[str, Any]])
+    assert_type(orders.find_one({"sku": "apple"}), motor.frameworks.trio.TrioFuture[dict[str, Any] | None])
+    assert_type(await orders.find_one({"sku": "apple"}), dict[str, Any] | None)
+    assert_type(orders.find().sort("sku"), TrioMotorCursor[dict[str, Any]])
+    assert_type(await orders.find().to_list(), list[dict[str, Any]])
+    async for order in orders.find():
+        assert_type(order, dict[str, Any])
+    await TrioMotorGridFSBucket(client.shop).upload_from_stream("notes.txt", b"data")
+    trio_framework: Framework = motor.frameworks.trio
+    print(trio_framework, client.io_loop.run_sync_soon)
+    await client.aclose()
