@@ -62,6 +62,8 @@ class Flavor:
 #: test_trio.py and test_twisted.py).
 FLAVORS: tuple[Flavor, ...] = tuple(Flavor.of(entry) for entry in FRAMEWORKS if entry.on_asyncio)
 FLAVORS_BY_NAME = {flavor.name: flavor for flavor in FLAVORS}
+#: One flavor per framework of the registry, for tests that need no running loop (completeness).
+ALL_FLAVORS: tuple[Flavor, ...] = tuple(Flavor.of(entry) for entry in FRAMEWORKS)
 #: The two flavors that tests of one framework's own behaviour (Tornado's IOLoop, ...) single out.
 ASYNCIO = FLAVORS_BY_NAME["asyncio"]
 TORNADO = FLAVORS_BY_NAME["tornado"]

@@ -15,7 +15,7 @@ import pytest
 
 from motor.exclusions import EXCLUDED, REFUSED_SYNC_PROTOCOL, SYNC_PROTOCOL, excluded_names, refused_protocol
 from motor.metaprogramming import AgnosticBase, declarations
-from test.conftest import Flavor
+from test.conftest import ALL_FLAVORS, Flavor
 
 # A URI nothing is asked of: the clients built here never connect.
 URI = "mongodb://127.0.0.1:1"
@@ -83,6 +83,13 @@ def public_names(pymongo_class: type) -> list[str]:
 def agnostic_class(motor_class: type) -> type:
     """The framework-agnostic class a generated class was made from (it holds the declarations)."""
     return next(k for k in motor_class.__mro__ if issubclass(k, AgnosticBase) and "_framework" not in vars(k))
+
+
+@pytest.fixture(params=ALL_FLAVORS, ids=str)
+def flavor(request: pytest.FixtureRequest) -> Flavor:
+    """Each framework of the registry in turn: these tests need no running loop, so the frameworks
+    with a run of their own (trio, Twisted, anyio) are covered too."""
+    return request.param  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ Each :class:`RegisteredFramework` names a framework module (which satisfies
 their names and the extra that installs what the framework needs. The registry drives:
 
 - the generated modules (``motor/motor_asyncio.py``, ``motor/motor_tornado.py``,
-  ``motor/motor_trio.py``, ``motor/motor_twisted.py``): each calls :func:`generate_classes` for its
-  entry, which creates one class per :data:`AGNOSTIC_CLASSES`;
+  ``motor/motor_trio.py``, ``motor/motor_twisted.py``, ``motor/motor_anyio.py``): each calls
+  :func:`generate_classes` for its entry, which creates one class per :data:`AGNOSTIC_CLASSES`;
 - the stub generator (``tools/gen_stubs.py``), which writes a stub for each generated module;
 - the test suite's ``flavor`` fixture, which runs behaviour tests once per framework that
   :attr:`~RegisteredFramework.on_asyncio`.
@@ -89,6 +89,16 @@ FRAMEWORKS: tuple[RegisteredFramework, ...] = (
         "Trio",
         "trio",
         future="motor.frameworks.trio.TrioFuture",
+        on_asyncio=False,
+    ),
+    # An asyncio Future or a TrioFuture, depending on the backend running the call.
+    RegisteredFramework(
+        "anyio",
+        "motor.frameworks.anyio",
+        "motor.motor_anyio",
+        "AnyIO",
+        "anyio",
+        future="collections.abc.Awaitable",
         on_asyncio=False,
     ),
 )

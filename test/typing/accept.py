@@ -7,13 +7,14 @@ is type-checked by ``test/test_stubs.py``, never run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, TypedDict, assert_type
 
 from pymongo import ASCENDING, InsertOne
 from pymongo.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
 from tornado.ioloop import IOLoop
 
+import motor.frameworks.anyio
 import motor.frameworks.asyncio
 import motor.frameworks.tornado
 import motor.frameworks.trio
@@ -23,6 +24,7 @@ from motor.aiohttp import AIOHTTPGridFS
 from motor.core import AgnosticClientSession, AgnosticCollection, AgnosticDatabase
 from motor.frameworks.interface import EventLoop, Framework, Future
 from motor.frameworks.twisted import TwistedFuture
+from motor.motor_anyio import AnyIOMotorClient, AnyIOMotorCollection
 from motor.motor_asyncio import (
     AsyncIOMotorChangeStream,
     AsyncIOMotorClient,
@@ -252,4 +254,18 @@ async def trio_classes() -> None:
     await TrioMotorGridFSBucket(client.shop).upload_from_stream("notes.txt", b"data")
     trio_framework: Framework = motor.frameworks.trio
     print(trio_framework, client.io_loop.run_sync_soon)
+    await client.aclose()
+
+
+async def anyio_classes() -> None:
+    # The anyio classes' awaitables are typed as what they are on either backend: awaitables.
+    client: AnyIOMotorClient[dict[str, Any]] = AnyIOMotorClient("mongodb://localhost:27017")
+    orders = client.shop.orders
+    assert_type(orders, AnyIOMotorCollection[dict[str, Any]])
+    assert_type(orders.find_one({}), Awaitable[dict[str, Any] | None])
+    assert_type(await orders.find_one({}), dict[str, Any] | None)
+    async for order in orders.find():
+        assert_type(order, dict[str, Any])
+    anyio_framework: Framework = motor.frameworks.anyio
+    print(anyio_framework)
     await client.aclose()
