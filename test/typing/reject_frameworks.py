@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from motor.motor_anyio import AnyIOMotorCollection
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorCursor
 from motor.motor_tornado import MotorClientSession, MotorCollection
+from motor.motor_trio import TrioMotorCollection
 from motor.motor_twisted import TwistedMotorCollection
 
 Doc = dict[str, Any]
@@ -35,4 +37,13 @@ def takes_session(session: MotorClientSession) -> None:
 async def twisted_is_not_asyncio(twisted_coll: TwistedMotorCollection[Doc]) -> None:
     takes_asyncio_collection(twisted_coll)  # E: arg-type
     future: asyncio.Future[Doc | None] = twisted_coll.find_one({})  # E: assignment
+    print(future)
+
+
+async def trio_and_anyio_are_not_asyncio(
+    trio_coll: TrioMotorCollection[Doc], anyio_coll: AnyIOMotorCollection[Doc]
+) -> None:
+    takes_asyncio_collection(trio_coll)  # E: arg-type
+    takes_asyncio_collection(anyio_coll)  # E: arg-type
+    future: asyncio.Future[Doc | None] = anyio_coll.find_one({})  # E: assignment
     print(future)
