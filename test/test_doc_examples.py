@@ -66,13 +66,14 @@ PAGES = [
     "tutorial-tornado",
     "tutorial-aiohttp",
     "tutorial-trio",
+    "api/motor_anyio",
     "migrating-from-motor3",
     "pymongo-async",
     "cancellation",
 ]
 
 #: Databases the pages' examples use; dropped before each page.
-DATABASES = ["shop", "bank", "notes_app", "test", "encryption"]
+DATABASES = ["shop", "bank", "notes_app", "test", "encryption", "solar_system"]
 
 LOCAL_URI = re.compile(r"mongodb://localhost:27017(/\?[^\"'\s]*)?")
 DIRECTIVE = re.compile(r"^\.\. doc-test:\s*(?P<mode>[\w-]+)\s*(?P<rest>.*)$")
