@@ -107,3 +107,37 @@ def test_submit_after_shutdown_raises() -> None:
     pool.shutdown()
     with pytest.raises(RuntimeError, match="shut down"):
         pool.submit(print)
+
+
+def test_growth_behind_blocked_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker blocked: the pool doubles; waiting for the GIL: it does not grow."""
+    # The test makes the supervisor's decisions itself, with chosen conditions.
+    monkeypatch.setattr(_engine._supervisor, "watch", lambda pool: None)
+    pool = _engine.WorkerPool(100, "motor-worker-growth-test", target=2)
+    release = threading.Event()
+
+    def settle() -> None:
+        # Until every started thread runs a call, then until every call counts as blocked.
+        deadline = time.monotonic() + 5
+        while pool._starting + pool._waking and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(_engine.BLOCKED_AFTER * 2)
+
+    try:
+        for _ in range(30):
+            pool.submit(release.wait, 10)
+        settle()
+        assert pool.threads == 2
+        assert pool.supervise(time.monotonic(), saturated=True)
+        assert pool.threads == 2  # Waiting for the GIL: no growth.
+        pool.supervise(time.monotonic(), saturated=False)
+        assert pool.threads == 4
+        settle()
+        pool.supervise(time.monotonic(), saturated=False)
+        assert pool.threads == 8
+        settle()
+        pool.supervise(time.monotonic(), saturated=False)
+        assert pool.threads == 16
+    finally:
+        release.set()
+        pool.shutdown()
