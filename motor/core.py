@@ -771,7 +771,7 @@ class _TransactionContext:
             if exc_type is None:
                 await self._session._commit_or_abort()
             else:
-                await self._session._abort_even_if_cancelled()
+                await self._session.abort_transaction()
 
     def __enter__(self) -> None:
         raise TypeError("use 'async with session.start_transaction()', not 'with'")
@@ -813,7 +813,7 @@ class AgnosticClientSession(_Owned):
     __motor_class_name__ = "MotorClientSession"
     __delegate_class__ = ClientSession
 
-    abort_transaction = Async()
+    abort_transaction = Async(cleanup=True)
     commit_transaction = Async()
     end_session = Async(cleanup=True)
     advance_cluster_time = DelegateMethod()
@@ -917,7 +917,7 @@ class AgnosticClientSession(_Owned):
             except BaseException as exc:
                 last_error = exc
                 if self.in_transaction:
-                    await self._abort_even_if_cancelled()
+                    await self.abort_transaction()
                 if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
                     if within_limit(start_time):
                         continue
@@ -952,17 +952,6 @@ class AgnosticClientSession(_Owned):
         with session_lock(self.delegate):
             if self.delegate.in_transaction:
                 self.delegate.abort_transaction()
-
-    async def _abort_even_if_cancelled(self) -> None:
-        """Abort the transaction; if the caller is cancelled meanwhile, make sure it ends.
-
-        After a cancellation trio cancels every later await of the cancelled scope, this one too.
-        """
-        try:
-            await self.abort_transaction()
-        except self._engine.CancelledError:
-            self._engine.run_detached(self._abort_in_worker)
-            raise
 
     async def _commit_or_abort(self) -> None:
         """Commit; if the caller is cancelled meanwhile, make sure the transaction ends."""

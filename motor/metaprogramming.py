@@ -242,8 +242,10 @@ class MotorAttributeFactory:
 class Async(MotorAttributeFactory):
     """An awaitable: the PyMongo method runs on a worker thread; the call returns a Future.
 
-    :param cleanup: the method releases server resources (``end_session``): after the client is
-        closed it completes at once instead of raising, since closing the client released them.
+    :param cleanup: the method releases server resources (``end_session``, ``abort_transaction``):
+        after the client is closed it completes at once instead of raising, since closing the
+        client released them, and a caller cancelled before a worker starts it does not cancel
+        it (see :meth:`~motor._engine.Engine.run_cleanup`).
     """
 
     kind = AttributeKind.AWAITABLE
@@ -262,18 +264,7 @@ class Async(MotorAttributeFactory):
     def create_attribute(self, cls: type[AgnosticBase], attr_name: str) -> Any:
         name = self.pymongo_name or attr_name
         wrap = self.wrap
-        if self.cleanup:
-
-            def cleanup(self: AgnosticBase, *args: Any, **kwargs: Any) -> Any:
-                args, kwargs = unwrap_args(args, kwargs)
-                fn = getattr(self.delegate, name)
-                session = self._session_of(kwargs)
-                if session is not None:
-                    # Ending a session aborts its transaction: never beside another call on it.
-                    return self._engine.run_cleanup(call_in_session, session, fn, args, kwargs)
-                return self._engine.run_cleanup(fn, *args, **kwargs)
-
-            return self._finish(cleanup, cls)
+        run = Engine.run_cleanup if self.cleanup else Engine.run
 
         def method(self: AgnosticBase, *args: Any, **kwargs: Any) -> Any:
             args, kwargs = unwrap_args(args, kwargs)
@@ -282,8 +273,8 @@ class Async(MotorAttributeFactory):
                 fn, args, kwargs = _call_and_wrap, (self, fn, args, kwargs), {}
             session = self._session_of(kwargs)
             if session is not None:
-                return self._engine.run(call_in_session, session, fn, args, kwargs)
-            return self._engine.run(fn, *args, **kwargs)
+                return run(self._engine, call_in_session, session, fn, args, kwargs)
+            return run(self._engine, fn, *args, **kwargs)
 
         return self._finish(method, cls)
 
