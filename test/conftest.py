@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
+from pymongo import MongoClient, monitoring
 from pymongo.errors import OperationFailure
 
 from motor.frameworks import FRAMEWORKS, RegisteredFramework
@@ -117,6 +117,49 @@ def fail_points(sync_client: MongoClient[Any]) -> MongoClient[Any]:
     except OperationFailure as exc:
         pytest.skip(f"the server does not enable test commands: {exc}")
     return sync_client
+
+
+class CommandLog(monitoring.CommandListener):
+    """Records a client's command events."""
+
+    def __init__(self) -> None:
+        self.started_events: list[monitoring.CommandStartedEvent] = []
+        self.succeeded_events: list[monitoring.CommandSucceededEvent] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.started_events.append(event)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self.succeeded_events.append(event)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def started_count(self, name: str) -> int:
+        return sum(1 for e in self.started_events if e.command_name == name)
+
+    def succeeded_count(self, name: str) -> int:
+        return sum(1 for e in self.succeeded_events if e.command_name == name)
+
+    def killed_cursors(self) -> set[int]:
+        """Ids of the cursors that a successful ``killCursors`` killed."""
+        return {
+            cursor_id
+            for e in self.succeeded_events
+            if e.command_name == "killCursors"
+            for cursor_id in e.reply.get("cursorsKilled", [])
+        }
+
+    def opened_cursors(self, name: str) -> list[int]:
+        """Ids of the cursors that successful ``name`` commands opened."""
+        return [
+            e.reply["cursor"]["id"]
+            for e in self.succeeded_events
+            if e.command_name == name and e.reply.get("cursor", {}).get("id")
+        ]
+
+    def session_ids(self) -> set[bytes]:
+        return {bytes(e.command["lsid"]["id"]) for e in self.started_events if "lsid" in e.command}
 
 
 @contextlib.contextmanager

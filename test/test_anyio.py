@@ -27,8 +27,7 @@ from motor.frameworks.interface import Framework
 from motor.frameworks.trio import TrioFuture
 from motor.motor_anyio import AnyIOMotorClient, AnyIOMotorCollection, AnyIOMotorGridFSBucket
 from motor.testing import free_port
-from test.conftest import DB_NAME
-from test.test_trio import CommandLog
+from test.conftest import DB_NAME, CommandLog
 
 BACKENDS = ["asyncio", "trio"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import trio
-from pymongo import MongoClient, monitoring
+from pymongo import MongoClient
 from pymongo.errors import InvalidOperation, ServerSelectionTimeoutError
 
 from motor.frameworks import registered
@@ -39,45 +39,7 @@ from motor.motor_trio import (
     TrioMotorGridOut,
 )
 from motor.testing import free_port
-from test.conftest import DB_NAME, fail_command
-
-
-class CommandLog(monitoring.CommandListener):
-    """Records a client's command events (started and succeeded)."""
-
-    def __init__(self) -> None:
-        self.started_events: list[monitoring.CommandStartedEvent] = []
-        self.succeeded_events: list[monitoring.CommandSucceededEvent] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.started_events.append(event)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        self.succeeded_events.append(event)
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-    def started_count(self, name: str) -> int:
-        return sum(1 for e in self.started_events if e.command_name == name)
-
-    def succeeded_count(self, name: str) -> int:
-        return sum(1 for e in self.succeeded_events if e.command_name == name)
-
-    def opened_cursors(self, name: str) -> list[int]:
-        return [
-            e.reply["cursor"]["id"]
-            for e in self.succeeded_events
-            if e.command_name == name and e.reply.get("cursor", {}).get("id")
-        ]
-
-    def killed_cursors(self) -> set[int]:
-        return {
-            cursor_id
-            for e in self.succeeded_events
-            if e.command_name == "killCursors"
-            for cursor_id in e.reply.get("cursorsKilled", [])
-        }
+from test.conftest import DB_NAME, CommandLog, fail_command
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
