@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from motor.frameworks import generate_classes, registered
-from motor.metaprogramming import create_class_with_framework
+from motor.frameworks import generate_classes
 
 __all__: list[str] = []
 
@@ -24,8 +23,3 @@ if TYPE_CHECKING:
     # classes; importers get the stub.
     def __getattr__(name: str) -> Any: ...
 
-
-def create_twisted_class(cls: type[Any]) -> type[Any]:
-    """Return ``cls``'s Twisted class."""
-    entry = registered("twisted")
-    return create_class_with_framework(cls, entry.framework(), entry.classes_module)
