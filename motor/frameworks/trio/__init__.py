@@ -119,10 +119,7 @@ class TrioFuture(Generic[_T]):
         :raises trio.Cancelled: if the Future was cancelled.
         :raises RuntimeError: if the Future is not done yet.
         """
-        if self._state is _State.CANCELLED:
-            raise _cancelled()
-        if self._state is _State.PENDING:
-            raise RuntimeError("the TrioFuture is not done yet")
+        self._check_done()
         if self._exception is not None:
             raise self._exception
         return self._result  # type: ignore[return-value]
@@ -133,10 +130,7 @@ class TrioFuture(Generic[_T]):
         :raises trio.Cancelled: if the Future was cancelled.
         :raises RuntimeError: if the Future is not done yet.
         """
-        if self._state is _State.CANCELLED:
-            raise _cancelled()
-        if self._state is _State.PENDING:
-            raise RuntimeError("the TrioFuture is not done yet")
+        self._check_done()
         return self._exception
 
     def set_result(self, result: _T, /) -> None:
@@ -198,6 +192,12 @@ class TrioFuture(Generic[_T]):
             self._state = _State.CANCELLED
             self._run_callbacks()
         return trio.lowlevel.Abort.SUCCEEDED
+
+    def _check_done(self) -> None:
+        if self._state is _State.CANCELLED:
+            raise _cancelled()
+        if self._state is _State.PENDING:
+            raise RuntimeError("the TrioFuture is not done yet")
 
     def _check_pending(self) -> None:
         if self._state is not _State.PENDING:
