@@ -172,6 +172,22 @@ async def test_leaving_blocks_after_close_does_not_raise(flavor: Flavor, mongodb
         await coll.find_one()
 
 
+async def test_leaving_a_transaction_after_close_keeps_the_callers_exception(
+    flavor: Flavor, mongodb_uri: str
+) -> None:
+    """The block's abort is a clean-up: after close it does not replace the caller's exception."""
+    client = flavor.Client(mongodb_uri)
+    coll = client[DB_NAME].abort_after_close
+    await coll.insert_one({"setup": True})
+    async with await client.start_session() as session:
+        with pytest.raises(ZeroDivisionError):
+            async with session.start_transaction():
+                await coll.insert_one({"x": 1}, session=session)
+                await client.aclose()
+                1 / 0
+        await session.abort_transaction()  # Idempotent after close, as end_session is.
+
+
 async def test_bound_session_ends_after_close(flavor: Flavor, mongodb_uri: str) -> None:
     client = flavor.Client(mongodb_uri)
     session = await client.start_session()
