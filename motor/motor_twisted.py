@@ -22,4 +22,3 @@ if TYPE_CHECKING:
     # mypy, run on Motor's own sources, reads this file rather than the stub that declares the
     # classes; importers get the stub.
     def __getattr__(name: str) -> Any: ...
-
