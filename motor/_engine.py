@@ -811,6 +811,11 @@ class Engine:
         """Return an awaitable that waits ``seconds`` without blocking the caller's loop."""
         return self.framework.sleep(seconds)
 
+    def shielded(self) -> contextlib.AbstractContextManager[object]:
+        """Return a context manager in which an awaited clean-up completes even if the caller is
+        cancelled meanwhile (see :meth:`motor.frameworks.interface.Framework.shielded`)."""
+        return self.framework.shielded()
+
     @property
     def CancelledError(self) -> type[BaseException]:
         """The exception a cancelled caller's await raises in this client's framework."""

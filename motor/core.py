@@ -337,7 +337,8 @@ class AgnosticBaseCursor(_Owned):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.close()
+        with self._engine.shielded():
+            await self.close()
 
     # Legacy iteration, deprecated since Motor 2.x but still used.
 
@@ -747,7 +748,8 @@ class AgnosticChangeStream(_Owned):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.close()
+        with self._engine.shielded():
+            await self.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -771,7 +773,8 @@ class _TransactionContext:
             if exc_type is None:
                 await self._session._commit_or_abort()
             else:
-                await self._session.abort_transaction()
+                with self._session._engine.shielded():
+                    await self._session.abort_transaction()
 
     def __enter__(self) -> None:
         raise TypeError("use 'async with session.start_transaction()', not 'with'")
@@ -804,7 +807,8 @@ class _BoundSession:
     async def __aexit__(self, *args: object) -> None:
         _pymongo_private.unbind_session(self._token)
         if self._end_session:
-            await self._session.end_session()
+            with self._session._engine.shielded():
+                await self._session.end_session()
 
 
 class AgnosticClientSession(_Owned):
@@ -917,7 +921,8 @@ class AgnosticClientSession(_Owned):
             except BaseException as exc:
                 last_error = exc
                 if self.in_transaction:
-                    await self.abort_transaction()
+                    with self._engine.shielded():
+                        await self.abort_transaction()
                 if isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError"):
                     if within_limit(start_time):
                         continue
@@ -974,7 +979,8 @@ class AgnosticClientSession(_Owned):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.end_session()
+        with self._engine.shielded():
+            await self.end_session()
 
     def __enter__(self) -> None:
         raise AttributeError("Use Motor sessions like 'async with await client.start_session()', not 'with'")
@@ -1403,7 +1409,8 @@ class AgnosticClient(_Wrapping):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.aclose()
+        with self._engine.shielded():
+            await self.aclose()
 
     def __getattr__(self, name: str) -> AgnosticDatabase:
         if name.startswith("_") or hasattr(MongoClient, name):
@@ -1532,4 +1539,5 @@ class AgnosticClientEncryption(_Owned):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.close()
+        with self._engine.shielded():
+            await self.close()

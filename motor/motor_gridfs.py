@@ -237,7 +237,7 @@ class AgnosticGridIn(_Owned):
             self.delegate.__exit__(exc_type, exc, tb)
         else:
             # The block's error is what matters; a failed abort must not replace it.
-            with contextlib.suppress(PyMongoError):
+            with contextlib.suppress(PyMongoError), self._engine.shielded():
                 await self.abort()
 
     async def _close_or_abort(self) -> None:
@@ -246,7 +246,7 @@ class AgnosticGridIn(_Owned):
         except FileExists:
             raise
         except BaseException:
-            with contextlib.suppress(PyMongoError):
+            with contextlib.suppress(PyMongoError), self._engine.shielded():
                 await self.abort()
             raise
 
@@ -766,7 +766,8 @@ class AgnosticGridOut(_Owned):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.close()
+        with self._engine.shielded():
+            await self.close()
 
     async def stream_to_handler(self, request_handler: Any) -> None:
         """Write the rest of the file to a web response, one chunk at a time, flushing each.

@@ -1,17 +1,16 @@
-"""Motor's anyio classes (:mod:`motor.motor_anyio`), in programs run by :func:`anyio.run` on each
-backend: the same code works on asyncio and on trio, with anyio's cancel scopes.
+"""What is anyio's own in Motor's anyio classes (:mod:`motor.motor_anyio`), in programs run by
+:func:`anyio.run` on each backend: the framework module, cancellation by anyio's cancel scopes, and
+one client across runs of both backends.
 
-The behaviour suite is written with asyncio idioms, so the anyio classes are tested here, by plain
-test functions that each run ``anyio.run(...)`` once per backend.
+The behaviour suite (``test/conftest.py``) runs the anyio classes on both backends through
+everything else: CRUD, cursors, change streams, transactions, GridFS, errors, faults, a server that
+is down.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-import itertools
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,14 +18,12 @@ from typing import Any
 import anyio
 import pytest
 import trio
-from pymongo.errors import ServerSelectionTimeoutError
 
 from motor.frameworks import anyio as anyio_framework
 from motor.frameworks import registered
 from motor.frameworks.interface import Framework
 from motor.frameworks.trio import TrioFuture
-from motor.motor_anyio import AnyIOMotorClient, AnyIOMotorCollection, AnyIOMotorGridFSBucket
-from motor.testing import free_port
+from motor.motor_anyio import AnyIOMotorClient
 from test.conftest import DB_NAME, CommandLog
 
 BACKENDS = ["asyncio", "trio"]
@@ -57,7 +54,7 @@ def test_framework_module_satisfies_the_interface() -> None:
     assert isinstance(anyio_framework, Framework)
     entry = registered("anyio")
     assert entry.classes_module == "motor.motor_anyio"
-    assert entry.on_asyncio is False
+    assert entry.runs == ("asyncio", "trio")
     assert AnyIOMotorClient.__name__ == "AnyIOMotorClient"
 
 
@@ -85,101 +82,6 @@ def test_outside_a_run_and_wrong_loops() -> None:
     client.close()
     with pytest.raises(TypeError, match="io_loop must be an asyncio event loop or a trio run's token"):
         AnyIOMotorClient(connect=False, io_loop="loop")
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_crud_cursors_and_aggregation(backend: str, mongodb_uri: str) -> None:
-    client = AnyIOMotorClient(mongodb_uri)
-    coll = client[DB_NAME][unique("anyio_crud")]
-    assert isinstance(coll, AnyIOMotorCollection)
-
-    async def main() -> None:
-        await coll.insert_many([{"_id": i, "even": i % 2 == 0} for i in range(7)])
-        assert await coll.find_one({"_id": 3}) == {"_id": 3, "even": False}
-        assert [doc["_id"] async for doc in coll.find().sort("_id").batch_size(2)] == list(range(7))
-        assert [doc["_id"] for doc in await coll.find({"even": True}).sort("_id").to_list()] == [0, 2, 4, 6]
-        pipeline = [{"$group": {"_id": "$even", "n": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
-        assert await coll.aggregate(pipeline).to_list() == [
-            {"_id": False, "n": 3},
-            {"_id": True, "n": 4},
-        ]
-        result = await coll.update_one({"_id": 0}, {"$set": {"x": 1}})
-        assert result.modified_count == 1
-        assert await coll.count_documents({"x": 1}) == 1
-        await coll.drop()
-        await client.aclose()
-
-    run(main, backend)
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_change_stream_sees_an_insert_from_another_task(backend: str, mongodb_uri: str) -> None:
-    client = AnyIOMotorClient(mongodb_uri)
-    coll = client[DB_NAME][unique("anyio_watch")]
-
-    async def main() -> None:
-        await coll.insert_one({"_id": "created"})
-        # Opening the stream (its aggregate) is done when `async with` has entered it.
-        async with coll.watch([{"$match": {"operationType": "insert"}}]) as stream:
-
-            async def insert() -> None:
-                await coll.insert_one({"_id": "seen"})
-
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(insert)
-                with anyio.fail_after(10):
-                    change = await stream.next()
-        assert change["operationType"] == "insert"
-        assert change["documentKey"] == {"_id": "seen"}
-        await coll.drop()
-        await client.aclose()
-
-    run(main, backend)
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_transactions_commit_and_abort(backend: str, mongodb_uri: str) -> None:
-    client = AnyIOMotorClient(mongodb_uri)
-    coll = client[DB_NAME][unique("anyio_txn")]
-
-    async def main() -> None:
-        await coll.insert_one({"_id": "setup"})
-        async with await client.start_session() as session:
-            async with session.start_transaction():
-                await coll.insert_one({"_id": "committed"}, session=session)
-
-            async def callback(session: Any) -> None:
-                await coll.insert_one({"_id": "with_transaction"}, session=session)
-
-            await session.with_transaction(callback)
-            with pytest.raises(ZeroDivisionError):
-                async with session.start_transaction():
-                    await coll.insert_one({"_id": "aborted"}, session=session)
-                    1 / 0
-        ids = sorted(doc["_id"] for doc in await coll.find().to_list())
-        assert ids == ["committed", "setup", "with_transaction"]
-        await coll.drop()
-        await client.aclose()
-
-    run(main, backend)
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_gridfs_round_trip(backend: str, mongodb_uri: str) -> None:
-    client = AnyIOMotorClient(mongodb_uri)
-    name = unique("anyio_fs")
-    bucket = AnyIOMotorGridFSBucket(client[DB_NAME], bucket_name=name)
-    data = bytes(range(256)) * 1000
-
-    async def main() -> None:
-        file_id = await bucket.upload_from_stream("data.bin", io.BytesIO(data), chunk_size_bytes=4096)
-        grid_out = await bucket.open_download_stream(file_id)
-        assert await grid_out.read() == data
-        await client[DB_NAME].drop_collection(f"{name}.files")
-        await client[DB_NAME].drop_collection(f"{name}.chunks")
-        await client.aclose()
-
-    run(main, backend)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -229,36 +131,6 @@ def test_cancelled_transaction_block_aborts_and_ends_its_session(backend: str, m
         await client.aclose()
 
     run(main, backend)
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_the_loop_stays_responsive_during_server_selection(backend: str) -> None:
-    client = AnyIOMotorClient(f"mongodb://127.0.0.1:{free_port()}", serverSelectionTimeoutMS=500)
-    ticks: list[float] = []
-
-    async def main() -> float:
-        async def ticker() -> None:
-            while True:
-                await anyio.sleep(0.01)
-                ticks.append(time.monotonic())
-
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(ticker)
-            start = time.monotonic()
-            with pytest.raises(ServerSelectionTimeoutError):
-                await client.admin.command("ping")
-            elapsed = time.monotonic() - start
-            tasks.cancel_scope.cancel()
-        return elapsed
-
-    try:
-        elapsed = run(main, backend)
-    finally:
-        client.close()
-    assert elapsed >= 0.45
-    # About 50 ticks in 500 ms; a blocked loop would tick about once.
-    assert len(ticks) >= 20, len(ticks)
-    assert max(b - a for a, b in itertools.pairwise(ticks)) < 0.25
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

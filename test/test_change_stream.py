@@ -15,6 +15,8 @@ from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 from motor.testing import free_port
 from test.conftest import DB_NAME, Flavor
 
+pytestmark = pytest.mark.every_framework
+
 
 @contextmanager
 def fail_point(sync_client: MongoClient[Any], mode: Any, data: dict[str, Any]) -> Iterator[None]:
@@ -25,11 +27,11 @@ def fail_point(sync_client: MongoClient[Any], mode: Any, data: dict[str, Any]) -
         sync_client.admin.command("configureFailPoint", "failCommand", mode="off")
 
 
-async def wait_until(predicate: Any, timeout: float = 10) -> None:
+async def wait_until(flavor: Flavor, predicate: Any, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+        await flavor.sleep(0.05)
 
 
 async def test_watch_returns_change_stream_without_io(
@@ -194,7 +196,7 @@ async def test_close_before_use(coll: Any) -> None:
         await stream.next()
 
 
-async def test_close_from_another_task_ends_async_for(coll: Any) -> None:
+async def test_close_from_another_task_ends_async_for(flavor: Flavor, coll: Any) -> None:
     async with coll.watch() as stream:
         seen = []
 
@@ -202,11 +204,12 @@ async def test_close_from_another_task_ends_async_for(coll: Any) -> None:
             async for event in stream:
                 seen.append(event["documentKey"]["_id"])
 
-        task = asyncio.create_task(consume())
-        await coll.insert_one({"_id": 1})
-        await wait_until(lambda: seen == [1])
-        await stream.close()
-        await asyncio.wait_for(task, 10)
+        async def insert_then_close() -> None:
+            await coll.insert_one({"_id": 1})
+            await wait_until(flavor, lambda: seen == [1])
+            await stream.close()
+
+        await flavor.wait_for(flavor.gather(consume(), insert_then_close()), 10)
     assert not stream.alive
 
 
@@ -223,7 +226,8 @@ async def test_try_next_after_close_returns_none(coll: Any) -> None:
         assert await stream.try_next() is None
 
 
-async def test_cancelled_next_closes_stream(coll: Any) -> None:
+@pytest.mark.asyncio_api
+async def test_cancelled_next_closes_stream(flavor: Flavor, coll: Any) -> None:
     async with coll.watch() as stream:
 
         async def wait_for_change() -> Any:
@@ -235,33 +239,37 @@ async def test_cancelled_next_closes_stream(coll: Any) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await wait_until(lambda: not stream.alive)
+        await wait_until(flavor, lambda: not stream.alive)
 
 
-async def test_wait_for_timeout_closes_stream(coll: Any) -> None:
+async def test_timeout_closes_stream(flavor: Flavor, coll: Any) -> None:
     async with coll.watch() as stream:
-        with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(stream.next(), 0.2)
-        await wait_until(lambda: not stream.alive)
+        with pytest.raises(TimeoutError):
+            await flavor.wait_for(stream.next(), 0.2)
+        await wait_until(flavor, lambda: not stream.alive)
 
 
 SLOW_AGGREGATE = {"failCommands": ["aggregate"], "blockConnection": True, "blockTimeMS": 300}
 
 
-async def test_cancel_while_stream_opens_closes_stream(sync_client: MongoClient[Any], coll: Any) -> None:
+async def test_cancel_while_stream_opens_closes_stream(
+    flavor: Flavor, sync_client: MongoClient[Any], coll: Any
+) -> None:
     # The first next() opens the stream (an aggregate); cancelling during it must still close it.
     stream = coll.watch()
     try:
         with fail_point(sync_client, {"times": 1}, SLOW_AGGREGATE):
-            with pytest.raises(asyncio.TimeoutError):
-                await asyncio.wait_for(stream.next(), 0.1)
-            await asyncio.sleep(0.5)  # Let the slow aggregate finish.
-        await wait_until(lambda: not stream.alive, timeout=1)
+            with pytest.raises(TimeoutError):
+                await flavor.wait_for(stream.next(), 0.1)
+            await flavor.sleep(0.5)  # Let the slow aggregate finish.
+        await wait_until(flavor, lambda: not stream.alive, timeout=1)
     finally:
         await stream.close()
 
 
-async def test_cancel_during_async_with_entry_closes_stream(sync_client: MongoClient[Any], coll: Any) -> None:
+async def test_cancel_during_async_with_entry_closes_stream(
+    flavor: Flavor, sync_client: MongoClient[Any], coll: Any
+) -> None:
     stream = coll.watch()
 
     async def enter() -> None:
@@ -270,9 +278,9 @@ async def test_cancel_during_async_with_entry_closes_stream(sync_client: MongoCl
 
     try:
         with fail_point(sync_client, {"times": 1}, SLOW_AGGREGATE):
-            with pytest.raises(asyncio.TimeoutError):
-                await asyncio.wait_for(enter(), 0.1)
-            await asyncio.sleep(0.5)  # Let the slow aggregate finish.
-        await wait_until(lambda: not stream.alive, timeout=1)
+            with pytest.raises(TimeoutError):
+                await flavor.wait_for(enter(), 0.1)
+            await flavor.sleep(0.5)  # Let the slow aggregate finish.
+        await wait_until(flavor, lambda: not stream.alive, timeout=1)
     finally:
         await stream.close()

@@ -1,4 +1,4 @@
-"""Cursors: ``find()`` cursors, raw batch cursors and command cursors, under both frameworks."""
+"""Cursors: ``find()`` cursors, raw batch cursors and command cursors, on every framework."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from pymongo.errors import InvalidOperation, OperationFailure, ServerSelectionTi
 
 from motor.testing import free_port
 from test.conftest import DB_NAME, Flavor
+
+pytestmark = pytest.mark.every_framework
 
 
 async def insert_range(coll: Any, n: int) -> None:
@@ -156,7 +158,7 @@ async def test_cursors_send_no_command_until_iterated(flavor: Flavor, mongodb_ur
         aggregate = coll.aggregate([{"$match": {}}]).batch_size(2)
         list_indexes = coll.list_indexes()
         raw = coll.find_raw_batches()
-        await asyncio.sleep(0.1)
+        await flavor.sleep(0.1)
         assert recorder.names == []
         await find.to_list(None)
         await aggregate.to_list(None)
@@ -256,6 +258,7 @@ async def test_next_on_empty_collection(coll: Any) -> None:
         await coll.find().next()
 
 
+@pytest.mark.asyncio_api
 async def test_next_returns_future(flavor: Flavor, coll: Any) -> None:
     await insert_range(coll, 1)
     future = coll.find().next()
@@ -263,9 +266,9 @@ async def test_next_returns_future(flavor: Flavor, coll: Any) -> None:
     assert (await future)["_id"] == 0
 
 
-async def test_concurrent_cursors(coll: Any) -> None:
+async def test_concurrent_cursors(flavor: Flavor, coll: Any) -> None:
     await insert_range(coll, 20)
-    lists = await asyncio.gather(
+    lists = await flavor.gather(
         *(coll.find({"x": {"$lt": n}}).batch_size(3).to_list(None) for n in range(10))
     )
     assert [len(docs) for docs in lists] == list(range(10))
@@ -440,6 +443,7 @@ async def test_fetch_next_then_to_list_keeps_fetched_document(coll: Any) -> None
     assert [d["_id"] for d in await cursor.to_list(None)] == [0, 1, 2]
 
 
+@pytest.mark.asyncio_api
 async def test_each_visits_every_document(coll: Any) -> None:
     await insert_range(coll, 5)
     loop = asyncio.get_running_loop()
@@ -458,6 +462,7 @@ async def test_each_visits_every_document(coll: Any) -> None:
     assert await asyncio.wait_for(done, 10) == list(range(5))
 
 
+@pytest.mark.asyncio_api
 async def test_each_stops_when_callback_returns_false(coll: Any) -> None:
     await insert_range(coll, 5)
     seen: list[Any] = []
@@ -685,6 +690,7 @@ class GetMoreCounter(monitoring.CommandListener):
         pass
 
 
+@pytest.mark.asyncio_api
 async def test_cancelled_to_list_stops_at_the_next_batch_and_kills_the_cursor(
     flavor: Flavor, mongodb_uri: str, coll: Any
 ) -> None:
@@ -713,6 +719,7 @@ async def test_cancelled_to_list_stops_at_the_next_batch_and_kills_the_cursor(
         await client.aclose()
 
 
+@pytest.mark.asyncio_api
 async def test_each_calls_a_raising_callback_once_and_reports_its_error(coll: Any) -> None:
     await insert_range(coll, 3)
     loop = asyncio.get_running_loop()
@@ -735,11 +742,11 @@ async def test_each_calls_a_raising_callback_once_and_reports_its_error(coll: An
     assert str(context["exception"]) == "callback failed"
 
 
-async def test_concurrent_next_returns_each_document_once(coll: Any) -> None:
+async def test_concurrent_next_returns_each_document_once(flavor: Flavor, coll: Any) -> None:
     await insert_range(coll, 200)
     for batch_size in (1, 7):
         cursor = coll.find().batch_size(batch_size)
-        documents = await asyncio.gather(*(cursor.next() for _ in range(200)))
+        documents = await flavor.gather(*(cursor.next() for _ in range(200)))
         assert sorted(d["_id"] for d in documents) == list(range(200))
         with pytest.raises(StopAsyncIteration):
             await cursor.next()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -12,9 +11,10 @@ from pymongo import MongoClient, ReadPreference
 from pymongo.errors import CollectionInvalid, InvalidName, OperationFailure
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
-from tornado.ioloop import IOLoop
 
 from test.conftest import ASYNCIO, DB_NAME, TORNADO, Flavor
+
+pytestmark = pytest.mark.every_framework
 
 
 def supports_change_streams(sync_client: MongoClient[Any]) -> bool:
@@ -26,8 +26,7 @@ async def test_database_class_and_owner(flavor: Flavor, client: Any, db: Any) ->
     assert type(db) is flavor.cls("Database")
     assert db.client is client
     assert db.name == DB_NAME
-    expected_loop = IOLoop.current() if flavor is TORNADO else asyncio.get_running_loop()
-    assert db.get_io_loop() is expected_loop
+    assert db.get_io_loop() is flavor.current_loop()
 
 
 async def test_collection_access(flavor: Flavor, db: Any) -> None:
@@ -314,7 +313,7 @@ async def test_watch(flavor: Flavor, db: Any, coll: Any, sync_client: MongoClien
     assert type(stream) is flavor.cls("ChangeStream")
     async with stream:
         await coll.insert_one({"_id": 1})
-        change = await asyncio.wait_for(stream.next(), 30)
+        change = await stream.next()
     assert change["operationType"] == "insert"
     assert change["ns"] == {"db": DB_NAME, "coll": coll.name}
 
@@ -330,6 +329,7 @@ async def test_wrap(flavor: Flavor, client: Any, db: Any) -> None:
         db.wrap("not pymongo")
 
 
+@pytest.mark.asyncio_api
 async def test_objects_from_other_framework_differ(flavor: Flavor, db: Any, mongodb_uri: str) -> None:
     other = TORNADO if flavor is ASYNCIO else ASYNCIO
     foreign = other.Client(mongodb_uri, connect=False)

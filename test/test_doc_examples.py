@@ -20,6 +20,14 @@ An RST comment just before a block tells how to run it, when running it plainly 
     The block is a server program listening on ``PORT``: it runs in a process of its own, on a free
     port put in place of ``PORT``, until the requests have been answered.
 
+``.. doc-test: program``
+    The block is a program: it runs in a process of its own (a process runs one Twisted reactor),
+    which must exit with status 0 and print no warning or traceback.
+
+``.. doc-test: page-program``
+    The block ends a program made of the page's blocks so far that ran plainly: they run with it as
+    ``program`` says.
+
 ``REQUESTS`` is a ``;``-separated list of ``METHOD PATH [JSON body] [-> STATUS]``; each must answer
 ``STATUS`` (by default, any 2xx). The pages use the databases in :data:`DATABASES`, which are
 dropped before each page runs.
@@ -66,6 +74,7 @@ PAGES = [
     "tutorial-tornado",
     "tutorial-aiohttp",
     "tutorial-trio",
+    "tutorial-twisted",
     "api/motor_anyio",
     "migrating-from-motor3",
     "pymongo-async",
@@ -183,6 +192,8 @@ class PageSession:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.namespace: dict[str, Any] = {"__name__": "__doc__"}
+        #: The sources of the blocks that ran plainly, in order: the start of a ``program``.
+        self.ran: list[str] = []
         self.clients: dict[int, AgnosticClient] = {}
         self.runner = asyncio.Runner()
         self.runner.get_loop()  # Set the thread's event loop, as a script's first await would.
@@ -198,12 +209,17 @@ class PageSession:
             port, _, requests = block.argument.partition(" ")
             serve_in_process(self.source(block), int(port), parse_requests(requests), block.where)
             return
+        if block.mode in ("program", "page-program"):
+            earlier = self.ran if block.mode == "page-program" else []
+            run_program("\n".join([*earlier, self.source(block)]), block.where)
+            return
         if block.mode == "run-app":
             with mock.patch.object(aiohttp.web, "run_app", self._run_app(parse_requests(block.argument))):
                 self._execute(block)
             return
         assert block.mode == "run", f"{block.where}: unknown doc-test mode {block.mode!r}"
         self._execute(block)
+        self.ran.append(self.source(block))
 
     def _execute(self, block: Block) -> None:
         code = compile(self.source(block), block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
@@ -236,7 +252,12 @@ class PageSession:
         """Close the clients the page left open, then the event loop."""
         self._keep_clients()
         for client in self.clients.values():
-            self.runner.run(client.aclose())
+            if type(client).__module__ == "motor.motor_twisted":
+                # Their loop is a reactor, which this session does not run; outside it, close()
+                # closes at once.
+                client.close()
+            else:
+                self.runner.run(client.aclose())
         self.runner.close()
 
 
@@ -288,6 +309,23 @@ def serve_in_process(source: str, port: int, requests: list[Request], where: str
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def run_program(source: str, where: str) -> None:
+    """Run a program in a process of its own; it must succeed and print no warning or traceback."""
+    process = subprocess.run(
+        [sys.executable, "-W", "error", "-c", source],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    printed = process.stdout + process.stderr
+    assert process.returncode == 0, f"{where}: the program exited with {process.returncode}:\n{printed}"
+    for noise in ("Traceback", "Warning", "Unhandled error"):
+        assert noise not in printed, f"{where}: the program printed {noise!r}:\n{printed}"
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], output: Any, where: str) -> None:

@@ -20,6 +20,8 @@ from pymongo.errors import EncryptionError
 
 pytest.importorskip("pymongocrypt", reason="needs the encryption extra (pymongocrypt)")
 
+pytestmark = pytest.mark.every_framework
+
 KEY_VAULT_DB = "motor_test_keyvault"
 KEY_VAULT_NAMESPACE = f"{KEY_VAULT_DB}.datakeys"
 CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)

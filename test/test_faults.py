@@ -31,6 +31,8 @@ from tornado import gen
 from motor.testing import SecantusServer, free_port
 from test.conftest import DB_NAME, TORNADO, Flavor, fail_command
 
+pytestmark = pytest.mark.every_framework
+
 #: The largest delay of a 1 ms timer that we accept while calls wait for a server. The target is
 #: 5 ms; the machine is shared by parallel test runs, so the assertion leaves room.
 MAX_TICK_DELAY = 0.020
@@ -224,6 +226,7 @@ async def test_read_error_from_get_more(
     assert raised_through(info.value, "test_read_error_from_get_more", "async for")
 
 
+@pytest.mark.asyncio_api
 async def test_error_in_tornado_coroutine(
     flavor: Flavor, fail_points: MongoClient[Any], mcoll: Any, app_name: str
 ) -> None:
@@ -341,14 +344,15 @@ async def test_timeout_ms_in_with_transaction(
 class Ticker:
     """A 1 ms timer on the running loop that records how late each tick is."""
 
-    def __init__(self) -> None:
+    def __init__(self, flavor: Flavor) -> None:
+        self.flavor = flavor
         self.delays: list[float] = []
         self._running = True
 
     async def run(self) -> None:
         while self._running:
             start = time.perf_counter()
-            await asyncio.sleep(0.001)
+            await self.flavor.sleep(0.001)
             self.delays.append(time.perf_counter() - start - 0.001)
 
     def stop(self) -> None:
@@ -397,34 +401,44 @@ def every_call(client: Any) -> dict[str, Callable[[], Awaitable[Any]]]:
     }
 
 
+async def outcome(awaitable: Awaitable[Any]) -> Any:
+    """What ``awaitable`` returns, or the exception it raises."""
+    try:
+        return await awaitable
+    except Exception as exc:
+        return exc
+
+
 async def sweep(flavor: Flavor) -> tuple[float, str, float]:
     """Make every call on a client whose server is down, with a 1 ms ticker running.
 
     Returns the ticker's largest delay, and the call slowest to return control, with its time.
     """
     client = flavor.Client(f"mongodb://127.0.0.1:{free_port()}/", serverSelectionTimeoutMS=600)
-    ticker = Ticker()
-    ticking = asyncio.ensure_future(ticker.run())
-    await asyncio.sleep(0.02)
+    ticker = Ticker(flavor)
     return_times: dict[str, float] = {}
-    pending = {}
-    for name, call in every_call(client).items():
-        start = time.perf_counter()
-        pending[name] = asyncio.ensure_future(call())
-        return_times[name] = time.perf_counter() - start
-        await asyncio.sleep(0)  # Let the ticker measure each call, not the whole batch.
-    results = dict(zip(pending, await asyncio.gather(*pending.values(), return_exceptions=True), strict=True))
-    session = results.pop("start_session")
-    if not isinstance(session, BaseException):
-        await session.end_session()  # PyMongo may start a session without a server.
-    start = time.perf_counter()
-    closing = client.close()
-    return_times["close"] = time.perf_counter() - start
-    if closing is not None:
-        await closing
-    ticker.stop()
-    await ticking
+    results: dict[str, Any] = {}
 
+    async def call_everything() -> None:
+        await flavor.sleep(0.02)
+        pending = {}
+        for name, call in every_call(client).items():
+            start = time.perf_counter()
+            pending[name] = call()
+            return_times[name] = time.perf_counter() - start
+            await flavor.sleep(0)  # Let the ticker measure each call, not the whole batch.
+        results.update(zip(pending, await flavor.gather(*map(outcome, pending.values())), strict=True))
+        session = results.pop("start_session")
+        if not isinstance(session, BaseException):
+            await session.end_session()  # PyMongo may start a session without a server.
+        start = time.perf_counter()
+        closing = client.close()
+        return_times["close"] = time.perf_counter() - start
+        if closing is not None:
+            await closing
+        ticker.stop()
+
+    await flavor.gather(ticker.run(), call_everything())
     for name, result in results.items():
         assert isinstance(result, ServerSelectionTimeoutError), f"{name}: {result!r}"
     slowest = max(return_times, key=return_times.__getitem__)
@@ -452,6 +466,7 @@ async def test_no_call_blocks_the_loop_while_server_is_down(flavor: Flavor) -> N
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.asyncio_api
 async def test_kill_and_restart_under_load(flavor: Flavor, tmp_path: Path) -> None:
     # Always a SecantusDB of our own: it is killed. --sync-on-commit makes an acknowledged write
     # durable, as mongod's journal does for w:"majority"; without it SecantusDB loses the last

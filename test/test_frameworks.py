@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import importlib
 import threading
 import tomllib
@@ -101,7 +102,7 @@ def test_registry_names_are_unique_and_extras_exist() -> None:
 
 def test_registry_lookup() -> None:
     assert registered("tornado").classes_module == "motor.motor_tornado"
-    assert registered("trio").on_asyncio is False
+    assert registered("trio").runs == ("trio",)
     assert registered("twisted").future == "motor.frameworks.twisted.TwistedFuture"
     with pytest.raises(LookupError, match="no framework named 'curio'"):
         registered("curio")
@@ -413,6 +414,9 @@ class CustomFramework:
 
     def sleep(self, seconds: float) -> Any:
         return asyncio.sleep(seconds)
+
+    def shielded(self) -> Any:
+        return contextlib.nullcontext()
 
     def platform_info(self) -> str:
         return "Custom 1.0"

@@ -1,7 +1,7 @@
-"""GridFS: buckets, uploads (GridIn), downloads (GridOut) and file cursors, on both frameworks.
+"""GridFS: buckets, uploads (GridIn), downloads (GridOut) and file cursors, on every framework.
 
-Every test takes the ``flavor`` fixture (through ``gridfs``), so it runs once with the asyncio
-classes and once with the Tornado classes, against the real test server.
+Every test takes the ``flavor`` fixture (through ``gridfs``), so it runs once per framework and
+loop (see ``test/conftest.py``), against the real test server.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from motor.motor_gridfs import (
     AgnosticGridOut,
 )
 from test.conftest import DB_NAME, Flavor
+
+pytestmark = pytest.mark.every_framework
 
 MiB = 1024 * 1024
 
@@ -259,7 +261,7 @@ async def test_async_with_grid_in_aborts_on_error(
     bucket: Any, bucket_name: str, sync_client: MongoClient[Any]
 ) -> None:
     with pytest.raises(RuntimeError, match="boom"):
-        async with bucket.open_upload_stream("f", chunk_size_bytes=1024) as grid_in:
+        async with bucket.open_upload_stream("f", chunk_size_bytes=64 * 1024) as grid_in:
             await grid_in.write(b"x" * (UPLOAD_BUFFER_BYTES + 10_000))  # Some chunks are sent.
             assert count_chunks(sync_client, bucket_name) > 0
             raise RuntimeError("boom")
@@ -269,7 +271,7 @@ async def test_async_with_grid_in_aborts_on_error(
 
 
 async def test_abort(bucket: Any, bucket_name: str, sync_client: MongoClient[Any]) -> None:
-    grid_in = bucket.open_upload_stream("f", chunk_size_bytes=1024)
+    grid_in = bucket.open_upload_stream("f", chunk_size_bytes=64 * 1024)
     await grid_in.write(b"x" * (UPLOAD_BUFFER_BYTES + 10_000))
     assert count_chunks(sync_client, bucket_name, grid_in._id) > 0
     await grid_in.abort()
@@ -279,17 +281,14 @@ async def test_abort(bucket: Any, bucket_name: str, sync_client: MongoClient[Any
 
 
 async def test_cancelled_write_then_abort_leaves_no_chunk(
-    bucket: Any, bucket_name: str, sync_client: MongoClient[Any]
+    flavor: Flavor, bucket: Any, bucket_name: str, sync_client: MongoClient[Any]
 ) -> None:
-    grid_in = bucket.open_upload_stream("f", chunk_size_bytes=4096)
-    write = asyncio.ensure_future(grid_in.write(os.urandom(3 * UPLOAD_BUFFER_BYTES)))
-    await asyncio.sleep(0.01)  # The write is running on a worker thread.
-    assert not write.done()
-    write.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await write
+    grid_in = bucket.open_upload_stream("f", chunk_size_bytes=64 * 1024)
+    # Cancelled while it runs on a worker thread.
+    with pytest.raises(TimeoutError):
+        await flavor.wait_for(grid_in.write(os.urandom(3 * UPLOAD_BUFFER_BYTES)), 0.01)
     await grid_in.abort()  # Waits for the write still running on its thread.
-    await asyncio.sleep(1)  # Were the write still running, it would insert chunks meanwhile.
+    await flavor.sleep(1)  # Were the write still running, it would insert chunks meanwhile.
     assert count_chunks(sync_client, bucket_name) == 0
     assert count_files(sync_client, bucket_name) == 0
 
@@ -429,7 +428,7 @@ async def test_seek_and_tell(bucket: Any, lines_file: Any) -> None:
         grid_out.seek(0, 7)
 
 
-async def test_cancelled_read_loses_no_data(bucket: Any) -> None:
+async def test_cancelled_read_loses_no_data(flavor: Flavor, bucket: Any) -> None:
     data = os.urandom(6 * MiB)
     file_id = await bucket.upload_from_stream("c", data, chunk_size_bytes=64 * 1024)
     grid_out = await bucket.open_download_stream(file_id)
@@ -437,7 +436,7 @@ async def test_cancelled_read_loses_no_data(bucket: Any) -> None:
     cancelled = 0
     for delay in (0.0005, 0.001, 0.002, 0.005, 0.01):
         try:
-            await asyncio.wait_for(grid_out.read(), delay)
+            await flavor.wait_for(grid_out.read(), delay)
         except TimeoutError:
             cancelled += 1
             # The read ran on, or not, on its worker thread: either way nothing was read.
@@ -447,6 +446,13 @@ async def test_cancelled_read_loses_no_data(bucket: Any) -> None:
             assert grid_out.tell() == len(data)
         grid_out.seek(10)
     assert cancelled
+
+
+@pytest.mark.asyncio_api
+async def test_seek_after_a_cancelled_readchunk_wins(bucket: Any) -> None:
+    data = os.urandom(MiB)
+    file_id = await bucket.upload_from_stream("c", data, chunk_size_bytes=64 * 1024)
+    grid_out = await bucket.open_download_stream(file_id)
     grid_out.seek(10)
     readchunk = asyncio.ensure_future(grid_out.readchunk())
     readchunk.cancel()
@@ -648,13 +654,17 @@ async def test_delete_and_rename(bucket: Any, bucket_name: str, sync_client: Mon
 async def test_upload_from_stream_sources(bucket: Any) -> None:
     from_bytes = await bucket.upload_from_stream("bytes", b"abc", metadata={"k": "v"})
     from_file = await bucket.upload_from_stream("file", io.BytesIO(b"x" * 1000), chunk_size_bytes=100)
+    assert await (await bucket.open_download_stream(from_bytes)).read() == b"abc"
+    assert (await bucket.open_download_stream(from_bytes)).metadata == {"k": "v"}
+    assert await (await bucket.open_download_stream(from_file)).read() == b"x" * 1000
+
+
+@pytest.mark.asyncio_api
+async def test_upload_from_an_asyncio_stream_reader(bucket: Any) -> None:
     reader = asyncio.StreamReader()
     reader.feed_data(b"streamed " * 100)
     reader.feed_eof()
     from_reader = await bucket.upload_from_stream("reader", reader, chunk_size_bytes=64)
-    assert await (await bucket.open_download_stream(from_bytes)).read() == b"abc"
-    assert (await bucket.open_download_stream(from_bytes)).metadata == {"k": "v"}
-    assert await (await bucket.open_download_stream(from_file)).read() == b"x" * 1000
     grid_out = await bucket.open_download_stream(from_reader)
     assert grid_out.chunk_size == 64
     assert await grid_out.read() == b"streamed " * 100

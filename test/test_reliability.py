@@ -21,6 +21,8 @@ from pymongo.errors import InvalidOperation
 from test.conftest import DB_NAME, Flavor, fail_command
 from test.test_shutdown import run_script
 
+pytestmark = pytest.mark.every_framework
+
 # ---------------------------------------------------------------------------------------------
 # 1. Change streams waiting for changes never starve the worker pool.
 # ---------------------------------------------------------------------------------------------
@@ -32,27 +34,28 @@ async def test_waiting_change_streams_leave_workers_for_operations(flavor: Flavo
     try:
         await coll.drop()
         streams = 5  # More waiting streams than workers.
-        opened = asyncio.Event()
         ready = 0
         seen: list[Any] = []
+        insert_time: list[float] = []
 
         async def watch() -> None:
             nonlocal ready
             async with coll.watch() as stream:
                 ready += 1
-                if ready == streams:
-                    opened.set()
                 async for change in stream:
                     seen.append(change["fullDocument"]["n"])
                     return
 
-        tasks = [asyncio.ensure_future(watch()) for _ in range(streams)]
-        await asyncio.wait_for(opened.wait(), 10)
-        await asyncio.sleep(0.2)  # Every stream is now waiting in next().
-        start = time.monotonic()
-        await asyncio.wait_for(coll.insert_one({"n": 1}), 5)
-        assert time.monotonic() - start < 1.0
-        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        async def insert_once_all_wait() -> None:
+            while ready < streams:
+                await flavor.sleep(0.01)
+            await flavor.sleep(0.2)  # Every stream is now waiting in next().
+            start = time.monotonic()
+            await flavor.wait_for(coll.insert_one({"n": 1}), 5)
+            insert_time.append(time.monotonic() - start)
+
+        await flavor.wait_for(flavor.gather(insert_once_all_wait(), *(watch() for _ in range(streams))), 20)
+        assert insert_time[0] < 1.0
         assert seen == [1] * streams
     finally:
         await client.aclose()
@@ -123,6 +126,7 @@ def test_idle_workers_exit(mongodb_uri: str, monkeypatch: pytest.MonkeyPatch) ->
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.asyncio_api
 def test_one_client_across_many_asyncio_runs_keeps_no_loop_alive(flavor: Flavor, mongodb_uri: str) -> None:
     client = flavor.Client(mongodb_uri)
     loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
@@ -201,6 +205,7 @@ async def test_bound_session_ends_after_close(flavor: Flavor, mongodb_uri: str) 
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.asyncio_api
 async def test_a_future_completed_by_its_caller_loses_no_other_result(flavor: Flavor, client: Any) -> None:
     coll = client[DB_NAME].completed_by_caller
     await coll.drop()
@@ -225,6 +230,7 @@ async def test_a_future_completed_by_its_caller_loses_no_other_result(flavor: Fl
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.asyncio_api
 async def test_no_threads_start_after_close(flavor: Flavor, mongodb_uri: str) -> None:
     client = flavor.Client(mongodb_uri)
     coll = client[DB_NAME].no_pool_after_close
@@ -304,23 +310,21 @@ async def test_cancelled_commit_leaves_the_session_usable(
         await motor_client[DB_NAME].create_collection("cancelled_commit")
         async with await motor_client.start_session() as session:
             with fail_command(fail_points, app_name, ["find"], blockConnection=True, blockTimeMS=500):
-                slow: list[asyncio.Future[Any]] = []
+                slow: list[Any] = []
 
                 async def transaction() -> None:
                     async with session.start_transaction():
                         await coll.insert_one({"n": 1}, session=session)
                         slow.append(coll.find_one())
-                        await asyncio.sleep(0.1)
+                        await flavor.sleep(0.1)
 
-                task = asyncio.ensure_future(transaction())
-                await asyncio.sleep(0.3)  # The commit is queued behind the slow find.
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
+                # Cancelled while the commit is queued behind the slow find.
+                with pytest.raises(TimeoutError):
+                    await flavor.wait_for(transaction(), 0.3)
                 await slow[0]
             deadline = time.monotonic() + 5
             while session.in_transaction and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+                await flavor.sleep(0.05)
             assert not session.in_transaction
             async with session.start_transaction():
                 await coll.insert_one({"n": 2}, session=session)

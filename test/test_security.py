@@ -21,6 +21,8 @@ from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 from motor.testing import SecantusServer, free_port
 from test.conftest import Flavor
 
+pytestmark = pytest.mark.every_framework
+
 USER = "motor-user"
 PASSWORD = "Pa55-w0rd_that-must-not-leak"
 WRONG_PASSWORD = "Wr0ng-pa55word_also-secret"

@@ -276,6 +276,78 @@ async def test_child_after_fork_creates_and_uses_a_client(
         sync_client[DB_NAME].shutdown_fork.delete_many({"tag": tag})
 
 
+FORK_IN_RUNS = """
+    import os, sys, warnings
+    framework, backend, uri, tag = sys.argv[1:5]
+    warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+    # PyMongo's, when the child uses the client it inherited, as this test does on purpose.
+    warnings.filterwarnings("ignore", message="MongoClient opened before fork")
+    if framework == "trio":
+        import trio
+        from motor.motor_trio import TrioMotorClient as Client
+        run = trio.run
+    else:
+        import anyio
+        from motor.motor_anyio import AnyIOMotorClient as Client
+
+        def run(main):
+            return anyio.run(main, backend=backend)
+
+    async def use(client, who):
+        coll = client.motor_test.shutdown_fork
+        await coll.insert_one({"tag": tag, "who": who})
+        return await coll.count_documents({"tag": tag, "who": who})
+
+    parent = Client(uri)
+
+    async def in_parent():
+        return await use(parent, "parent")
+
+    assert run(in_parent) == 1  # The parent's client has threads running.
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            async def in_child():
+                async with Client(uri) as child:
+                    mine = await use(child, "child")
+                # The parent's client, whose worker threads did not survive the fork, works too.
+                inherited = await use(parent, "inherited")
+                return mine == inherited == 1
+
+            code = 0 if run(in_child) else 4
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    print("child", os.waitstatus_to_exitcode(status), flush=True)
+    print("parent", run(in_parent), flush=True)
+    parent.close()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@pytest.mark.parametrize(
+    ("framework", "backend"),
+    [("trio", "trio"), ("anyio", "asyncio"), ("anyio", "trio")],
+    ids=["trio", "anyio-asyncio", "anyio-trio"],
+)
+def test_fork_in_trio_and_anyio_runs(
+    framework: str, backend: str, mongodb_uri: str, sync_client: MongoClient[Any]
+) -> None:
+    # The asyncio and Tornado flavors run the same in the test above; Twisted is left out: a reactor
+    # does not survive a fork, and a process runs one reactor.
+    tag = uuid.uuid4().hex
+    try:
+        code, out, err, _ = run_script(FORK_IN_RUNS, framework, backend, mongodb_uri, tag)
+        assert code == 0, err
+        assert out.split() == ["child", "0", "parent", "2"]
+        assert_quiet(err)
+        docs = sync_client[DB_NAME].shutdown_fork.find({"tag": tag})
+        assert sorted(d["who"] for d in docs) == ["child", "inherited", "parent", "parent"]
+    finally:
+        sync_client[DB_NAME].shutdown_fork.delete_many({"tag": tag})
+
+
 def test_close_before_the_background_connect_stays_closed(
     flavor: Flavor, mongodb_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,17 +1,15 @@
-"""Motor's trio classes (:mod:`motor.motor_trio`), in programs run by :func:`trio.run`.
+"""What is trio's own in Motor's trio classes (:mod:`motor.motor_trio`), in programs run by
+:func:`trio.run`: the framework module and its Futures, cancellation by cancel scopes, the legacy
+``each()`` in a background task, and the life of a client across runs.
 
-The behaviour suite is written with asyncio idioms, so the trio classes are tested here, by plain
-test functions that each run ``trio.run(...)``: CRUD, cursors, aggregation, change streams,
-transactions, GridFS, errors, trio cancellation (cancel scopes) and the life of a client across
-runs.
+The behaviour suite (``test/conftest.py``) runs the trio classes through everything else: CRUD,
+cursors, change streams, transactions, GridFS, errors, faults, a server that is down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import io
-import itertools
 import threading
 import time
 import uuid
@@ -22,23 +20,14 @@ from typing import Any
 import pytest
 import trio
 from pymongo import MongoClient
-from pymongo.errors import InvalidOperation, ServerSelectionTimeoutError
 
 from motor.frameworks import registered
 from motor.frameworks import trio as trio_framework
 from motor.frameworks.interface import EventLoop, Framework
 from motor.frameworks.trio import TrioFuture, TrioLoop
-from motor.motor_asyncio import AsyncIOMotorClient
 from motor.motor_trio import (
-    TrioMotorChangeStream,
     TrioMotorClient,
-    TrioMotorClientSession,
-    TrioMotorCollection,
-    TrioMotorCursor,
-    TrioMotorGridFSBucket,
-    TrioMotorGridOut,
 )
-from motor.testing import free_port
 from test.conftest import DB_NAME, CommandLog, fail_command
 
 
@@ -76,7 +65,7 @@ def test_framework_module_satisfies_the_interface() -> None:
     assert trio_framework.platform_info() == f"trio {trio.__version__}"
     entry = registered("trio")
     assert entry.framework() is trio_framework
-    assert entry.on_asyncio is False
+    assert entry.runs == ("trio",)
     assert TrioMotorClient._framework is trio_framework
     assert TrioMotorClient.__module__ == "motor.motor_trio"
 
@@ -183,54 +172,6 @@ def test_future_results_callbacks_and_cancel() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_crud_round_trip(mongodb_uri: str) -> None:
-    async def main() -> None:
-        async with TrioMotorClient(mongodb_uri) as client:
-            coll = client[DB_NAME][unique("trio_crud")]
-            assert isinstance(coll, TrioMotorCollection)
-            pending = coll.insert_one({"_id": 1, "x": 1})
-            assert isinstance(pending, TrioFuture)
-            assert (await pending).inserted_id == 1
-            await coll.insert_many([{"_id": i, "x": i} for i in range(2, 5)])
-            assert await coll.find_one({"_id": 1}) == {"_id": 1, "x": 1}
-            assert (await coll.update_one({"_id": 1}, {"$set": {"x": 10}})).modified_count == 1
-            assert (await coll.find_one({"_id": 1}))["x"] == 10
-            await coll.replace_one({"_id": 2}, {"y": 2})
-            assert await coll.find_one({"_id": 2}) == {"_id": 2, "y": 2}
-            assert (await coll.delete_many({"_id": {"$gte": 3}})).deleted_count == 2
-            assert await coll.count_documents({}) == 2
-            assert client.options.pool_options.metadata["platform"].endswith(f"|trio {trio.__version__}")
-            await coll.drop()
-
-    run(main)
-
-
-def test_find_with_async_for_and_to_list(mongodb_uri: str) -> None:
-    async def main() -> None:
-        async with TrioMotorClient(mongodb_uri) as client:
-            coll = client[DB_NAME][unique("trio_find")]
-            await coll.insert_many([{"_id": i} for i in range(10)])
-            cursor = coll.find().sort("_id").batch_size(3)
-            assert isinstance(cursor, TrioMotorCursor)
-            assert [doc["_id"] async for doc in cursor] == list(range(10))
-            assert [doc["_id"] for doc in await coll.find({"_id": {"$lt": 5}}).sort("_id").to_list()] == [
-                0,
-                1,
-                2,
-                3,
-                4,
-            ]
-            assert len(await coll.find().to_list(4)) == 4
-            assert await coll.find().to_list(0) == []
-            cursor = coll.find().sort("_id").batch_size(2)
-            assert (await cursor.next())["_id"] == 0
-            assert (await cursor.next())["_id"] == 1
-            await cursor.close()
-            await coll.drop()
-
-    run(main)
-
-
 def test_cursor_each_runs_in_a_background_task(mongodb_uri: str) -> None:
     async def main() -> None:
         async with TrioMotorClient(mongodb_uri) as client:
@@ -252,52 +193,6 @@ def test_cursor_each_runs_in_a_background_task(mongodb_uri: str) -> None:
     run(main)
 
 
-def test_aggregate_and_count(mongodb_uri: str) -> None:
-    async def main() -> None:
-        async with TrioMotorClient(mongodb_uri) as client:
-            coll = client[DB_NAME][unique("trio_aggregate")]
-            await coll.insert_many([{"sku": sku, "n": n} for sku in "ab" for n in range(3)])
-            pipeline = [{"$group": {"_id": "$sku", "total": {"$sum": "$n"}}}, {"$sort": {"_id": 1}}]
-            assert [doc async for doc in coll.aggregate(pipeline)] == [
-                {"_id": "a", "total": 3},
-                {"_id": "b", "total": 3},
-            ]
-            assert await coll.aggregate(pipeline).to_list() == [
-                {"_id": "a", "total": 3},
-                {"_id": "b", "total": 3},
-            ]
-            assert await coll.count_documents({"sku": "a"}) == 3
-            assert await coll.estimated_document_count() == 6
-            await coll.drop()
-
-    run(main)
-
-
-def test_change_stream_sees_an_insert_from_another_task(mongodb_uri: str) -> None:
-    async def main() -> None:
-        async with TrioMotorClient(mongodb_uri) as client:
-            coll = client[DB_NAME][unique("trio_watch")]
-            await coll.insert_one({"setup": True})  # The collection exists before the stream opens.
-            seen: list[Any] = []
-            async with coll.watch([{"$match": {"operationType": "insert"}}]) as stream:
-                assert isinstance(stream, TrioMotorChangeStream)
-                async with trio.open_nursery() as nursery:
-
-                    async def insert() -> None:
-                        await coll.insert_one({"x": 42})
-
-                    nursery.start_soon(insert)
-                    with trio.fail_after(10):
-                        async for change in stream:
-                            seen.append(change["fullDocument"]["x"])
-                            break
-            assert seen == [42]
-            assert not stream.alive
-            await coll.drop()
-
-    run(main)
-
-
 def test_cancelled_change_stream_closes(mongodb_uri: str) -> None:
     async def main() -> None:
         async with TrioMotorClient(mongodb_uri) as client:
@@ -311,103 +206,6 @@ def test_cancelled_change_stream_closes(mongodb_uri: str) -> None:
             await coll.drop()
 
     run(main)
-
-
-def test_transactions(mongodb_uri: str) -> None:
-    async def main() -> None:
-        async with TrioMotorClient(mongodb_uri) as client:
-            coll = client[DB_NAME][unique("trio_txn")]
-            await coll.insert_one({"_id": "setup"})
-            async with await client.start_session() as session:
-                assert isinstance(session, TrioMotorClientSession)
-                async with session.start_transaction():
-                    await coll.insert_one({"_id": "committed"}, session=session)
-                    # Not visible outside the transaction before the commit.
-                    assert await coll.find_one({"_id": "committed"}) is None
-                assert not session.in_transaction
-            assert await coll.find_one({"_id": "committed"}) == {"_id": "committed"}
-
-            async def transfer(session: Any) -> str:
-                await coll.insert_one({"_id": "with_transaction"}, session=session)
-                await trio.sleep(0)
-                await coll.update_one({"_id": "with_transaction"}, {"$set": {"done": True}}, session=session)
-                return "ok"
-
-            async with await client.start_session() as session:
-                assert await session.with_transaction(transfer) == "ok"
-            assert await coll.find_one({"_id": "with_transaction"}) == {
-                "_id": "with_transaction",
-                "done": True,
-            }
-
-            # An exception in the block aborts the transaction.
-            async with await client.start_session() as session:
-                with pytest.raises(LookupError):
-                    async with session.start_transaction():
-                        await coll.insert_one({"_id": "aborted"}, session=session)
-                        raise LookupError("abort")
-            assert await coll.find_one({"_id": "aborted"}) is None
-            await coll.drop()
-
-    run(main)
-
-
-def test_gridfs_upload_then_download(mongodb_uri: str) -> None:
-    async def main() -> None:
-        async with TrioMotorClient(mongodb_uri) as client:
-            bucket = TrioMotorGridFSBucket(client[DB_NAME], bucket_name=unique("trio_fs"))
-            data = b"trio and motor " * 10_000
-            file_id = await bucket.upload_from_stream("notes.txt", data, chunk_size_bytes=16 * 1024)
-            grid_out = await bucket.open_download_stream(file_id)
-            assert isinstance(grid_out, TrioMotorGridOut)
-            assert grid_out.filename == "notes.txt" and grid_out.length == len(data)
-            assert await grid_out.read() == data
-            destination = io.BytesIO()
-            await bucket.download_to_stream(file_id, destination)
-            assert destination.getvalue() == data
-            assert [f.filename async for f in bucket.find({"_id": file_id})] == ["notes.txt"]
-            await bucket.delete(file_id)
-
-    run(main)
-
-
-def test_bad_input_raises_the_same_errors_as_on_asyncio(mongodb_uri: str) -> None:
-    def calls(coll: Any) -> list[Callable[[], Awaitable[Any]]]:
-        return [
-            lambda: coll.insert_one("not a document"),
-            lambda: coll.find("not a filter").to_list(),
-            lambda: coll.find().to_list(-1),
-            lambda: coll.update_one({}, {"no": "operator"}),
-            lambda: coll.insert_many([]),
-        ]
-
-    async def errors(client: Any) -> list[tuple[type[BaseException], str]]:
-        found = []
-        for call in calls(client[DB_NAME].trio_bad_input):
-            try:
-                await call()
-            except Exception as exc:
-                found.append((type(exc), str(exc)))
-            else:
-                found.append((type(None), "no error"))
-        await client.aclose()
-        return found
-
-    on_asyncio = asyncio.run(errors(AsyncIOMotorClient(mongodb_uri)))
-    on_trio = run(lambda: errors(TrioMotorClient(mongodb_uri)))
-    assert on_trio == on_asyncio
-    assert on_trio[0][0] is TypeError and "document" in on_trio[0][1]
-    assert all(kind is not type(None) for kind, _ in on_trio)
-
-    # Outside trio.run there is no run to deliver to.
-    client = TrioMotorClient(mongodb_uri)
-    try:
-        with pytest.raises(RuntimeError, match=r"trio\.run"):
-            client[DB_NAME].trio_bad_input.find_one()
-    finally:
-        client.close()
-    with pytest.raises(InvalidOperation):
-        run(lambda: client.admin.command("ping"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -564,36 +362,6 @@ def test_client_pinned_to_a_run(mongodb_uri: str) -> None:
             clients[0].admin.command("ping")
     finally:
         clients[0].close()
-
-
-def test_the_run_stays_responsive_during_server_selection() -> None:
-    client = TrioMotorClient(f"mongodb://127.0.0.1:{free_port()}", serverSelectionTimeoutMS=500)
-    ticks: list[float] = []
-
-    async def main() -> float:
-        async def ticker() -> None:
-            while True:
-                await trio.sleep(0.01)
-                ticks.append(time.monotonic())
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(ticker)
-            start = time.monotonic()
-            with pytest.raises(ServerSelectionTimeoutError):
-                await client.admin.command("ping")
-            elapsed = time.monotonic() - start
-            nursery.cancel_scope.cancel()
-        return elapsed
-
-    try:
-        elapsed = run(main)
-    finally:
-        client.close()
-    assert elapsed >= 0.45
-    # About 50 ticks in 500 ms; a blocked run would tick about once.
-    assert len(ticks) >= 20, len(ticks)
-    gaps = [b - a for a, b in itertools.pairwise(ticks)]
-    assert max(gaps) < 0.25, max(gaps)
 
 
 def test_a_run_that_ends_while_a_worker_runs_a_call_does_not_hang_it(

@@ -4,18 +4,23 @@
   how Motor offers it (awaitable, chaining, ...), read from the declarations in :mod:`motor.core`.
 - ``.. motor-declarations:: motor.core.AgnosticCollection`` renders a table of a class's
   declarations, so the reference never drifts from the code.
+- ``.. motor-classes:: asyncio`` documents the generated classes of a framework of the registry
+  (:data:`motor.frameworks.FRAMEWORKS`), one per agnostic class, so a page lists them all; with
+  ``:names:``, it only names them, in a sentence.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
-from docutils.parsers.rst import Directive
+from docutils.parsers.rst import Directive, directives
+from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 
 from motor.core import AgnosticBaseCursor, AgnosticChangeStream, AgnosticClientSession
+from motor.frameworks import AGNOSTIC_CLASSES, registered
 from motor.metaprogramming import AgnosticBase, AttributeKind, MotorAttributeFactory, declarations
 
 #: Classes whose instances Motor creates: their constructor signatures are not shown.
@@ -147,8 +152,45 @@ class DeclarationsTable(Directive):
         return row
 
 
+class FrameworkClasses(Directive):
+    """``.. motor-classes:: NAME``: the generated classes of framework NAME of the registry.
+
+    By default, an ``autoclass`` of each, with its members; with ``:names:``, a sentence naming them
+    (for a page that says they have the members of the asyncio classes).
+    """
+
+    required_arguments = 1
+    option_spec: ClassVar[dict[str, Any]] = {"names": directives.flag}
+
+    def run(self) -> list[nodes.Node]:
+        try:
+            entry = registered(self.arguments[0])
+        except LookupError as exc:
+            raise self.error(str(exc)) from None
+        names = [
+            entry.class_name(_resolve(f"{module}.{name}").__motor_class_name__)
+            for module, name in AGNOSTIC_CLASSES
+        ]
+        if "names" in self.options:
+            listed = ", ".join(f"``{name}``" for name in names[:-1])
+            lines = [f"The classes are {listed} and ``{names[-1]}``."]
+        else:
+            lines = []
+            for name in names:
+                lines += [
+                    f".. autoclass:: {entry.classes_module}.{name}",
+                    "   :members:",
+                    "   :inherited-members:",
+                    "",
+                ]
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, source=self.arguments[0]), self.content_offset, container)
+        return list(container.children)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-process-docstring", annotate_docstring)
     app.connect("autodoc-process-signature", hide_internal_signature)
     app.add_directive("motor-declarations", DeclarationsTable)
+    app.add_directive("motor-classes", FrameworkClasses)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -8,8 +8,9 @@ their names and the extra that installs what the framework needs. The registry d
   ``motor/motor_trio.py``, ``motor/motor_twisted.py``, ``motor/motor_anyio.py``): each calls
   :func:`generate_classes` for its entry, which creates one class per :data:`AGNOSTIC_CLASSES`;
 - the stub generator (``tools/gen_stubs.py``), which writes a stub for each generated module;
-- the test suite's ``flavor`` fixture, which runs behaviour tests once per framework that
-  :attr:`~RegisteredFramework.on_asyncio`.
+- the test suite's ``flavor`` fixture, which runs behaviour tests once per framework and each loop
+  of its :attr:`~RegisteredFramework.runs`;
+- the completeness tests, once per framework.
 
 Adding a framework means a framework module, an entry of :data:`FRAMEWORKS` and a short generated
 module like ``motor/motor_asyncio.py``; then regenerate the stubs.
@@ -50,9 +51,10 @@ class RegisteredFramework:
     extra: str | None
     #: The type of the Futures its awaitable methods return, as ``"module.Name"`` (for the stubs).
     future: str = "asyncio.Future"
-    #: Whether its classes run on an asyncio loop, where the behaviour test suite (written with
-    #: asyncio's API) runs them; a framework with a run of its own (Twisted, trio) has a suite of its own.
-    on_asyncio: bool = True
+    #: The event loops its classes run on: ``"asyncio"`` (an asyncio loop, Tornado's included),
+    #: ``"trio"`` (a trio run), ``"twisted"`` (the reactor). The test suite runs the behaviour tests
+    #: once per framework and loop of this list.
+    runs: tuple[str, ...] = ("asyncio",)
 
     def framework(self) -> Any:
         """Import and return the framework module.
@@ -80,7 +82,7 @@ FRAMEWORKS: tuple[RegisteredFramework, ...] = (
         "Twisted",
         "twisted",
         future="motor.frameworks.twisted.TwistedFuture",
-        on_asyncio=False,
+        runs=("twisted",),
     ),
     RegisteredFramework(
         "trio",
@@ -89,7 +91,7 @@ FRAMEWORKS: tuple[RegisteredFramework, ...] = (
         "Trio",
         "trio",
         future="motor.frameworks.trio.TrioFuture",
-        on_asyncio=False,
+        runs=("trio",),
     ),
     # An asyncio Future or a TrioFuture, depending on the backend running the call.
     RegisteredFramework(
@@ -99,7 +101,7 @@ FRAMEWORKS: tuple[RegisteredFramework, ...] = (
         "AnyIO",
         "anyio",
         future="collections.abc.Awaitable",
-        on_asyncio=False,
+        runs=("asyncio", "trio"),
     ),
 )
 

@@ -7,12 +7,13 @@ and :class:`~motor.frameworks.interface.Future` as they are: nothing is wrapped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
 from motor.frameworks.interface import EventLoop, Future
 
-__all__ = ["CancelledError", "running_loop", "sleep", "spawn"]
+__all__ = ["CancelledError", "running_loop", "shielded", "sleep", "spawn"]
 
 CancelledError = asyncio.CancelledError
 
@@ -21,6 +22,9 @@ CancelledError = asyncio.CancelledError
 running_loop = asyncio._get_running_loop
 
 sleep = asyncio.sleep
+
+#: asyncio cancels a Task once: the awaits of its clean-up, after the CancelledError, already wait.
+shielded = contextlib.nullcontext
 
 
 def spawn(loop: EventLoop, coroutine: Coroutine[Any, Any, None]) -> Future[None]:

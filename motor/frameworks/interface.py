@@ -30,6 +30,7 @@ so a new framework does not have to provide them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Generator
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 __all__ = ["EventLoop", "Framework", "Future"]
@@ -148,6 +149,16 @@ class Framework(Protocol):
 
     def sleep(self, seconds: float) -> Awaitable[None]:
         """Return an awaitable that waits ``seconds`` without blocking the run."""
+        ...
+
+    def shielded(self) -> AbstractContextManager[object]:
+        """Return a context manager in which a clean-up the caller awaits completes, even if the
+        caller is cancelled meanwhile, before the cancellation takes effect.
+
+        Where a cancellation is delivered once (asyncio, Twisted), awaiting after it already
+        waits, and this is a :func:`contextlib.nullcontext`; where it holds for every later await
+        of the cancelled scope (trio, anyio), this is a shielded cancel scope.
+        """
         ...
 
     def platform_info(self) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "max_workers",
     "platform_info",
     "running_loop",
+    "shielded",
     "sleep",
     "spawn",
 ]
@@ -130,6 +131,11 @@ def spawn(loop: EventLoop, coroutine: Coroutine[Any, Any, None]) -> Future[None]
     if isinstance(loop, asyncio.AbstractEventLoop):
         return _on_asyncio.spawn(loop, coroutine)
     return _trio().spawn(loop, coroutine)  # type: ignore[no-any-return]
+
+
+def shielded() -> anyio.CancelScope:
+    """A shielded cancel scope: anyio cancels every await of a cancelled scope, a clean-up's too."""
+    return anyio.CancelScope(shield=True)
 
 
 def sleep(seconds: float) -> Awaitable[None]:

@@ -14,7 +14,7 @@ from tornado.ioloop import IOLoop
 from motor import _engine
 from motor.frameworks import _legacy
 from motor.frameworks._legacy import *  # noqa: F403 - the helpers both frameworks share
-from motor.frameworks._on_asyncio import CancelledError, running_loop, sleep, spawn
+from motor.frameworks._on_asyncio import CancelledError, running_loop, shielded, sleep, spawn
 
 __all__ = [
     "CLASS_PREFIX",
@@ -27,6 +27,7 @@ __all__ = [
     "max_workers",
     "platform_info",
     "running_loop",
+    "shielded",
     "sleep",
     "spawn",
 ]

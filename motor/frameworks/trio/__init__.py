@@ -42,6 +42,7 @@ __all__ = [
     "max_workers",
     "platform_info",
     "running_loop",
+    "shielded",
     "sleep",
     "spawn",
 ]
@@ -52,6 +53,12 @@ CLASS_PREFIX = "Trio"
 CancelledError = trio.Cancelled
 
 sleep = trio.sleep
+
+
+def shielded() -> trio.CancelScope:
+    """A shielded cancel scope: trio cancels every await of a cancelled scope, a clean-up's too."""
+    return trio.CancelScope(shield=True)
+
 
 #: The default number of worker threads of a client (``MOTOR_MAX_WORKERS`` if set); a client's own
 #: default also follows its ``maxPoolSize``.

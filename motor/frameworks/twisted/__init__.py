@@ -15,6 +15,7 @@ transaction it was committing is aborted). The Deferred fails with
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -42,6 +43,7 @@ __all__ = [
     "max_workers",
     "platform_info",
     "running_loop",
+    "shielded",
     "sleep",
     "spawn",
 ]
@@ -322,6 +324,10 @@ def spawn(loop: EventLoop, coroutine: Coroutine[Any, Any, None]) -> Future[None]
 
     running.addBoth(relay)
     return end
+
+
+#: Cancelling a Deferred cancels what it awaits once: the awaits of a clean-up after it already wait.
+shielded = contextlib.nullcontext
 
 
 def sleep(seconds: float) -> Awaitable[None]:
