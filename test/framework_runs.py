@@ -22,7 +22,7 @@ import contextlib
 import inspect
 import threading
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import pytest
 
@@ -73,7 +73,7 @@ class ReactorRun:
 
     def __init__(self) -> None:
         from twisted.internet import reactor
-        from twisted.logger import formatEvent, globalLogPublisher
+        from twisted.logger import ILogObserver, formatEvent, globalLogPublisher
 
         def observe(event: dict[str, Any]) -> None:
             if event.get("log_failure") is not None or event.get("isError"):
@@ -82,14 +82,15 @@ class ReactorRun:
                     f"{formatEvent(event)}\n{failure.getTraceback() if failure else ''}"
                 )
 
-        globalLogPublisher.addObserver(observe)
+        globalLogPublisher.addObserver(cast("ILogObserver", observe))
         self._reactor: Any = reactor
-        self._thread = threading.Thread(
-            target=reactor.run, kwargs={"installSignalHandlers": False}, name="twisted-reactor", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run_reactor, name="twisted-reactor", daemon=True)
         self._thread.start()
         # The reactor runs once it answers a call from this thread.
         self.call(_nothing)
+
+    def _run_reactor(self) -> None:
+        self._reactor.run(installSignalHandlers=False)
 
     @classmethod
     @contextlib.contextmanager
@@ -127,7 +128,12 @@ class ReactorRun:
         except BaseException:
             # A timeout (pytest-timeout) or an interrupt in the test's thread: stop the coroutine too.
             if not outcome.done():
-                self._reactor.callFromThread(lambda: [d.cancel() for d in running])
+
+                def cancel() -> None:
+                    for deferred in running:
+                        deferred.cancel()
+
+                self._reactor.callFromThread(cancel)
             raise
 
 
@@ -146,8 +152,11 @@ def running(kind: str) -> Iterator[Run | None]:
     if kind == "asyncio":
         yield None
         return
-    starter = {"trio": TrioRun.started, "twisted": ReactorRun.started}[kind]
-    with starter() as run:
+    starters: dict[str, Callable[[], contextlib.AbstractContextManager[Run]]] = {
+        "trio": TrioRun.started,
+        "twisted": ReactorRun.started,
+    }
+    with starters[kind]() as run:
         _current = run
         try:
             yield run
@@ -177,7 +186,7 @@ class FrameworkFunction(pytest.Function):
     @classmethod
     def replacing(cls, item: pytest.Function) -> FrameworkFunction:
         """A new item for ``item``'s test, without the marker pytest-asyncio put on it."""
-        return cls.from_parent(  # type: ignore[no-any-return]
+        return cls.from_parent(
             item.parent,
             name=item.name,
             callspec=item.callspec,

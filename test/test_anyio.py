@@ -24,7 +24,7 @@ from motor.frameworks import registered
 from motor.frameworks.interface import Framework
 from motor.frameworks.trio import TrioFuture
 from motor.motor_anyio import AnyIOMotorClient
-from test.conftest import DB_NAME, CommandLog
+from test.support import DB_NAME, CommandLog
 
 BACKENDS = ["asyncio", "trio"]
 

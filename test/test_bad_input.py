@@ -22,7 +22,7 @@ from pymongo.errors import (
     OperationFailure,
 )
 
-from test.conftest import DB_NAME, Flavor
+from test.support import DB_NAME, Flavor
 
 pytestmark = pytest.mark.every_framework
 

@@ -28,7 +28,7 @@ import tornado.util
 from pymongo import MongoClient, monitoring
 from tornado import gen
 
-from test.conftest import DB_NAME, TORNADO, CommandLog, Flavor, fail_command
+from test.support import DB_NAME, TORNADO, CommandLog, Flavor, fail_command
 
 
 class PoolLog(monitoring.ConnectionPoolListener):

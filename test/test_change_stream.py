@@ -13,7 +13,7 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 
 from motor.testing import free_port
-from test.conftest import DB_NAME, Flavor
+from test.support import DB_NAME, Flavor
 
 pytestmark = pytest.mark.every_framework
 

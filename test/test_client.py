@@ -18,7 +18,7 @@ from pymongo.write_concern import WriteConcern
 
 import motor
 from motor.testing import free_port
-from test.conftest import ASYNCIO, DB_NAME, TORNADO, Flavor
+from test.support import ASYNCIO, DB_NAME, TORNADO, Flavor
 
 pytestmark = pytest.mark.every_framework
 

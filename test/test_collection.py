@@ -38,7 +38,7 @@ from pymongo.write_concern import WriteConcern
 from tornado import gen
 
 from motor.testing import free_port
-from test.conftest import DB_NAME, Flavor
+from test.support import DB_NAME, Flavor
 
 pytestmark = pytest.mark.every_framework
 

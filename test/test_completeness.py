@@ -15,7 +15,7 @@ import pytest
 
 from motor.exclusions import EXCLUDED, REFUSED_SYNC_PROTOCOL, SYNC_PROTOCOL, excluded_names, refused_protocol
 from motor.metaprogramming import AgnosticBase, declarations
-from test.conftest import ALL_FLAVORS, Flavor
+from test.support import ALL_FLAVORS, Flavor
 
 # A URI nothing is asked of: the clients built here never connect.
 URI = "mongodb://127.0.0.1:1"

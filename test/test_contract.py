@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from motor.metaprogramming import AgnosticBase, AttributeKind, declarations
-from test.conftest import DB_NAME, Flavor
+from test.support import DB_NAME, Flavor
 
 CONTRACT = Path(__file__).parent / "contract" / "motor-api.md"
 

@@ -14,7 +14,7 @@ from pymongo.collation import Collation
 from pymongo.errors import InvalidOperation, OperationFailure, ServerSelectionTimeoutError
 
 from motor.testing import free_port
-from test.conftest import DB_NAME, Flavor
+from test.support import DB_NAME, Flavor
 
 pytestmark = pytest.mark.every_framework
 

@@ -12,7 +12,7 @@ from pymongo.errors import CollectionInvalid, InvalidName, OperationFailure
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from test.conftest import ASYNCIO, DB_NAME, TORNADO, Flavor
+from test.support import ASYNCIO, DB_NAME, TORNADO, Flavor
 
 pytestmark = pytest.mark.every_framework
 

@@ -29,7 +29,7 @@ from motor.frameworks import asyncio as asyncio_framework
 from motor.motor_asyncio import AsyncIOMotorClient
 from motor.motor_tornado import MotorClient
 from motor.testing import free_port
-from test.conftest import DB_NAME, FLAVORS_BY_NAME, TORNADO, Flavor
+from test.support import DB_NAME, FLAVORS_BY_NAME, TORNADO, Flavor
 
 #: The most a 1 ms timer may be late while Motor works; generous for a shared 2-core machine,
 #: far below the 2 s a blocking server selection would cost.

@@ -29,7 +29,7 @@ from pymongo.errors import (
 from tornado import gen
 
 from motor.testing import SecantusServer, free_port
-from test.conftest import DB_NAME, TORNADO, Flavor, fail_command
+from test.support import DB_NAME, TORNADO, Flavor, fail_command
 
 pytestmark = pytest.mark.every_framework
 

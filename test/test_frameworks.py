@@ -35,7 +35,7 @@ from motor.frameworks import asyncio as asyncio_framework
 from motor.frameworks import tornado as tornado_framework
 from motor.frameworks.interface import Framework
 from motor.metaprogramming import create_class_with_framework
-from test.conftest import DB_NAME, FLAVORS
+from test.support import DB_NAME, FLAVORS
 
 INTERFACE = [
     "CLASS_PREFIX",

@@ -35,7 +35,7 @@ from motor.motor_gridfs import (
     AgnosticGridIn,
     AgnosticGridOut,
 )
-from test.conftest import DB_NAME, Flavor
+from test.support import DB_NAME, Flavor
 
 pytestmark = pytest.mark.every_framework
 

@@ -17,7 +17,7 @@ import pytest
 from pymongo import MongoClient
 
 from motor.testing import SecantusServer
-from test.conftest import DB_NAME, Flavor
+from test.support import DB_NAME, Flavor
 
 #: Threads PyMongo runs for a one-server topology (a monitor, an RTT monitor, the periodic
 #: executor), with room for the event loop's own and for threads of earlier tests still exiting.

@@ -34,7 +34,7 @@ import motor.core
 import motor.motor_common
 import motor.motor_gridfs
 from motor.web import GridFSHandler
-from test.conftest import DB_NAME, Flavor
+from test.support import DB_NAME, Flavor
 
 # ---------------------------------------------------------------------------------------------
 # Helpers

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pymongo.errors import InvalidOperation
 
-from test.conftest import DB_NAME, Flavor, fail_command
+from test.support import DB_NAME, Flavor, fail_command
 from test.test_shutdown import run_script
 
 pytestmark = pytest.mark.every_framework

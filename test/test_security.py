@@ -19,7 +19,7 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 
 from motor.testing import SecantusServer, free_port
-from test.conftest import Flavor
+from test.support import Flavor
 
 pytestmark = pytest.mark.every_framework
 

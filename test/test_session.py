@@ -13,7 +13,7 @@ import pytest
 from pymongo import MongoClient, monitoring
 from pymongo.errors import InvalidOperation, OperationFailure, PyMongoError
 
-from test.conftest import Flavor
+from test.support import Flavor
 
 pytestmark = pytest.mark.every_framework
 

@@ -21,7 +21,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import InvalidOperation, PyMongoError
 
-from test.conftest import DB_NAME, Flavor
+from test.support import DB_NAME, Flavor
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -32,7 +32,7 @@ from pymongo import common
 from pymongo.errors import NotPrimaryError, ServerSelectionTimeoutError
 from pymongo.read_preferences import Primary, Secondary, SecondaryPreferred
 
-from test.conftest import Flavor
+from test.support import Flavor
 
 #: The wire version the members report: MongoDB 7.0. It must be within what PyMongo supports.
 WIRE_VERSION = 21

@@ -13,7 +13,7 @@ from tornado import gen
 from tornado.ioloop import IOLoop
 
 from motor import motor_tornado
-from test.conftest import DB_NAME
+from test.support import DB_NAME
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from motor.frameworks.trio import TrioFuture, TrioLoop
 from motor.motor_trio import (
     TrioMotorClient,
 )
-from test.conftest import DB_NAME, CommandLog, fail_command
+from test.support import DB_NAME, CommandLog, fail_command
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -28,7 +28,7 @@ from pymongo import MongoClient
 
 from motor import _http
 from motor.web import GridFSHandler
-from test.conftest import DB_NAME
+from test.support import DB_NAME
 
 # ---------------------------------------------------------------------------------------------
 # Shared scenarios

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from motor import _engine
-from test.conftest import DB_NAME, Flavor, fail_command
+from test.support import DB_NAME, Flavor, fail_command
 
 
 async def median_find_one(coll: Any, times: int = 7) -> float:
