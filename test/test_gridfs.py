@@ -283,8 +283,9 @@ async def test_abort(bucket: Any, bucket_name: str, sync_client: MongoClient[Any
 async def test_cancelled_write_then_abort_leaves_no_chunk(
     flavor: Flavor, bucket: Any, bucket_name: str, sync_client: MongoClient[Any]
 ) -> None:
-    grid_in = bucket.open_upload_stream("f", chunk_size_bytes=64 * 1024)
-    # Cancelled while it runs on a worker thread.
+    # Small chunks, so that the write is still running on a worker thread, even on a fast server,
+    # when it is cancelled.
+    grid_in = bucket.open_upload_stream("f", chunk_size_bytes=16 * 1024)
     with pytest.raises(TimeoutError):
         await flavor.wait_for(grid_in.write(os.urandom(3 * UPLOAD_BUFFER_BYTES)), 0.01)
     await grid_in.abort()  # Waits for the write still running on its thread.
