@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -87,11 +88,11 @@ class Flavor:
             from twisted.internet import reactor
 
             return reactor
-        return _spare_asyncio_loop()
+        return _closed_asyncio_loop()
 
-    #: What the client's handshake gives as its platform ("asyncio", "Tornado 6.5", "trio 0.30").
     @property
     def platform_name(self) -> str:
+        """What the client's handshake names as its platform ("asyncio", "Tornado", "trio", ...)."""
         return {"tornado": "Tornado", "twisted": "Twisted"}.get(self.framework_name, self.framework_name)
 
     async def sleep(self, seconds: float) -> None:
@@ -160,14 +161,11 @@ class Flavor:
         return self.name
 
 
-_SPARE_LOOP: list[asyncio.AbstractEventLoop] = []
-
-
-def _spare_asyncio_loop() -> asyncio.AbstractEventLoop:
-    """An asyncio loop that never runs, made once, for tests that need a loop object of asyncio's."""
-    if not _SPARE_LOOP:
-        _SPARE_LOOP.append(asyncio.new_event_loop())
-    return _SPARE_LOOP[0]
+def _closed_asyncio_loop() -> asyncio.AbstractEventLoop:
+    """An asyncio loop, closed at once: frameworks refuse it by its type, and it leaves nothing open."""
+    loop = asyncio.new_event_loop()
+    loop.close()
+    return loop
 
 
 #: One flavor per framework of the registry and loop it runs on, in the registry's order.
@@ -179,7 +177,9 @@ FLAVORS: tuple[Flavor, ...] = tuple(
 )
 FLAVORS_BY_NAME = {flavor.name: flavor for flavor in FLAVORS}
 #: One flavor per framework of the registry, for tests that need no running loop (completeness).
-ALL_FLAVORS: tuple[Flavor, ...] = tuple(Flavor.each_of(entry)[0] for entry in FRAMEWORKS)
+ALL_FLAVORS: tuple[Flavor, ...] = tuple(
+    dataclasses.replace(Flavor.each_of(entry)[0], name=entry.name) for entry in FRAMEWORKS
+)
 #: The two flavors that tests of one framework's own behaviour (Tornado's IOLoop, ...) single out.
 ASYNCIO = FLAVORS_BY_NAME["asyncio"]
 TORNADO = FLAVORS_BY_NAME["tornado"]
